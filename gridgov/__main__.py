@@ -1,0 +1,3 @@
+from gridgov.cli.main import main
+
+main()
