@@ -65,9 +65,23 @@ class TempCluster:
             shutil.chown(directory, "postgres", "postgres")
         data = directory / "data"
         subprocess.run(
-            _as_owner_cmd([str(PG_BIN / "initdb"), "-D", str(data), "-U", user, "-A", "trust",
-                           "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
-            check=True, capture_output=True,
+            _as_owner_cmd(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    user,
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         port = _free_port()
         opts = {
@@ -86,9 +100,21 @@ class TempCluster:
             for key, value in opts.items():
                 conf.write(f"{key} = {value}\n")
         subprocess.run(
-            _as_owner_cmd([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
-                           "-w", "-t", "60", "start"]),
-            check=True, capture_output=True,
+            _as_owner_cmd(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(directory / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         cluster = cls(directory=directory, port=port, user=user)
         cluster._wait_ready()
@@ -123,8 +149,16 @@ class TempCluster:
 
     def stop(self) -> None:
         subprocess.run(
-            _as_owner_cmd([str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-m",
-                           "immediate", "stop"]),
+            _as_owner_cmd(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ]
+            ),
             capture_output=True,
         )
         shutil.rmtree(self.directory, ignore_errors=True)

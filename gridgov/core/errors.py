@@ -1,13 +1,13 @@
 """Errors that gridgov raises on purpose.
 
-    GridGovError
-    ├── InvalidInput        bad data from outside; names the field and the problem (HTTP 4xx, CLI exit 2)
-    │   ├── InvalidGeometry     a polygon that cannot be repaired safely
-    │   ├── InvalidCoordinate   a coordinate that is not a number, out of range, or in an unknown CRS
-    │   └── OutsideCoverage     a point too far outside every grid to be answered
-    ├── NotFound            a named thing (layer, grid, person) does not exist
-    └── Conflict            the request is valid but the store's state forbids it (duplicate code,
-                            activating a layer that failed validation)
+GridGovError
+├── InvalidInput        bad data from outside; names the field and the problem (HTTP 4xx, CLI exit 2)
+│   ├── InvalidGeometry     a polygon that cannot be repaired safely
+│   ├── InvalidCoordinate   a coordinate that is not a number, out of range, or in an unknown CRS
+│   └── OutsideCoverage     a point too far outside every grid to be answered
+├── NotFound            a named thing (layer, grid, person) does not exist
+└── Conflict            the request is valid but the store's state forbids it (duplicate code,
+                        activating a layer that failed validation)
 """
 
 from __future__ import annotations

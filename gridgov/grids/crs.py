@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
 from numpy.typing import ArrayLike, NDArray
 
 from gridgov.core.geo import Crs

@@ -1,0 +1,1 @@
+"""HTTP front door: a thin layer over the services."""

@@ -1,0 +1,1 @@
+"""The simulated city: a deterministic Zhengzhou-scale grid hierarchy and event streams."""

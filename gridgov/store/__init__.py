@@ -1,0 +1,1 @@
+"""SQLAlchemy adapter: the only package that knows SQL."""
