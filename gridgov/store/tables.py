@@ -1,0 +1,181 @@
+"""The relational schema, as declarative rows. Repositories turn these into domain values.
+
+At most one grid layer is active: a partial unique index on `grid_layers.status` where it is
+'active' enforces it on both SQLite and PostgreSQL, and `LayerRepository.activate` also locks the
+rows it changes so that concurrent activations fail cleanly instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gridgov.store.types import Geometry, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Only PostgreSQL has a spatial index; the migration creates it there and the model comparison
+# leaves it out, because the SQLite schema answers bbox queries from plain columns instead.
+GRIDS_GEOM_GIST_INDEX = "ix_grids_geom_gist"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
+
+
+LAYER_STATUSES = ("draft", "active", "retired")
+GRID_LEVELS = ("city", "district", "street", "community", "compound", "micro", "special")
+ASSIGNMENT_ROLES = ("grid_worker", "grid_leader", "police_officer", "party_member_volunteer")
+PARTY_ORG_KINDS = ("branch", "group")
+TASK_STATUSES = ("open", "assigned", "done")
+
+
+class LayerRow(Base):
+    __tablename__ = "grid_layers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
+    validation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", LAYER_STATUSES), name="status"),
+        Index(
+            "uq_grid_layers_one_active",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+
+class GridRow(Base):
+    __tablename__ = "grids"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("grid_layers.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(String(64))
+    special_kind: Mapped[str | None] = mapped_column(String(32))
+    responsible_unit: Mapped[str | None] = mapped_column(String(200))
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry())
+    area_m2: Mapped[float] = mapped_column(Float)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("layer_id", "code"),
+        Index("ix_grids_layer_id_level", "layer_id", "level"),
+        CheckConstraint(_one_of("level", GRID_LEVELS), name="level"),
+    )
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    role_title: Mapped[str | None] = mapped_column(String(100))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    party_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AssignmentRow(Base):
+    __tablename__ = "grid_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    grid_code: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_grid_assignments_grid_code_role", "grid_code", "role"),
+        CheckConstraint(_one_of("role", ASSIGNMENT_ROLES), name="role"),
+        CheckConstraint("valid_to is null or valid_to > valid_from", name="period"),
+    )
+
+
+class PartyOrganisationRow(Base):
+    __tablename__ = "party_organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    secretary_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+
+    __table_args__ = (CheckConstraint(_one_of("kind", PARTY_ORG_KINDS), name="kind"),)
+
+
+class PartyRegistrationRow(Base):
+    __tablename__ = "party_registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    grid_code: Mapped[str] = mapped_column(String(64), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("party_organisations.id", ondelete="SET NULL")
+    )
+    registered_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("person_id", "grid_code"),)
+
+
+class VolunteerTaskRow(Base):
+    __tablename__ = "volunteer_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint(_one_of("status", TASK_STATUSES), name="status"),)
