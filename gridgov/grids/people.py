@@ -134,3 +134,21 @@ def check_period(valid_from: datetime, valid_to: datetime | None) -> None:
             "valid_to",
             f"{valid_to.isoformat()} is not after valid_from {valid_from.isoformat()}",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """One person of a bulk roster with their grid roles, for loading a whole city at once.
+
+    `secretary_of` names the grid whose party branch (网格党支部, called `branch_name`) this person
+    leads; `registered_in` the community grid where an in-service party member reported.
+    """
+
+    name: str
+    phone: str | None = None
+    organisation: str | None = None
+    party_member: bool = False
+    assignments: tuple[tuple[str, AssignmentRole], ...] = ()
+    secretary_of: str | None = None
+    branch_name: str | None = None
+    registered_in: str | None = None

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.clock import FixedClock
 from gridgov.core.errors import Conflict, InvalidInput, NotFound
-from gridgov.grids.people import AssignmentRole, PartyOrgKind, VolunteerTaskStatus
+from gridgov.grids.people import AssignmentRole, PartyOrgKind, RosterEntry, VolunteerTaskStatus
 from gridgov.store.layers import LayerRepository
 from gridgov.store.people import PeopleRepository
 from gridgov.store.tables import AssignmentRow
@@ -205,3 +205,49 @@ def test_bad_volunteer_tasks_are_refused_by_field(sessions: sessionmaker[Session
         _people(session).complete_task(task.id)
     with pytest.raises(NotFound, match="person"), sessions.begin() as session:
         _people(session).assign_task(task.id, 404)
+
+
+def test_a_roster_loads_people_roles_branches_and_registrations_in_one_go(
+    sessions: sessionmaker[Session],
+) -> None:
+    roster = [
+        RosterEntry(
+            "张网格长",
+            phone="19900000001",
+            party_member=True,
+            assignments=(("C1", AssignmentRole.GRID_LEADER),),
+            secretary_of="C1",
+            branch_name="一号社区网格党支部",
+        ),
+        RosterEntry("李网格员", assignments=(("C1001", AssignmentRole.GRID_WORKER),)),
+        RosterEntry(
+            "王党员",
+            party_member=True,
+            assignments=(("C1", AssignmentRole.PARTY_MEMBER_VOLUNTEER),),
+            registered_in="C1",
+        ),
+    ]
+    with sessions.begin() as session:
+        counts = PeopleRepository(session).add_roster(roster, T0)
+    assert counts == {"people": 3, "assignments": 3, "organisations": 1, "registrations": 1}
+    with sessions() as session:
+        repo = PeopleRepository(session)
+        found = repo.responsible_for(["C1001", "C1"], T0)
+        assert [repo.person(a.person_id).name for a in found] == ["李网格员", "张网格长", "王党员"]
+        (branch,) = repo.organisations("C1")
+        assert branch.name == "一号社区网格党支部"
+        assert (
+            branch.secretary_id is not None and repo.person(branch.secretary_id).name == "张网格长"
+        )
+        (registration,) = repo.registrations("C1")
+        assert registration.organisation_id == branch.id
+
+
+def test_a_roster_entry_without_a_name_is_refused_and_nothing_is_stored(
+    sessions: sessionmaker[Session],
+) -> None:
+    roster = [RosterEntry("甲"), RosterEntry("  ")]
+    with pytest.raises(InvalidInput, match=r"roster\[1\]\.name"), sessions.begin() as session:
+        PeopleRepository(session).add_roster(roster, T0)
+    with sessions() as session:
+        assert PeopleRepository(session).count() == 0

@@ -1,0 +1,59 @@
+"""What every command shares: the runtime, error reporting, progress lines."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from gridgov.bootstrap import Runtime, build_runtime
+from gridgov.config import load_settings
+from gridgov.core.errors import GridGovError, NotFound
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def runtime_from(ctx: click.Context) -> Runtime:
+    """Build the runtime once per invocation, on first use, so `--help` never touches the store."""
+    obj = ctx.ensure_object(dict)
+    if "runtime" not in obj:
+        obj["runtime"] = runtime = build_runtime(load_settings())
+        ctx.find_root().call_on_close(runtime.close)
+    runtime: Runtime = obj["runtime"]
+    return runtime
+
+
+def reports_errors(func: F) -> F:
+    """Turn gridgov's own errors into a two-language message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NotFound as exc:
+            click.echo(f"错误：未找到 {exc.kind} {exc.key}\nerror: {exc}", err=True)
+            sys.exit(2)
+        except GridGovError as exc:
+            click.echo(f"错误 / error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_printer(label: str) -> Callable[[str, int, int], None]:
+    """A progress callback for long steps: one updating line per step on stderr."""
+    last: dict[str, int] = {}
+
+    def report(step: str, done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        if last.get(step) == percent:
+            return
+        last[step] = percent
+        end = "\n" if done >= total else "\r"
+        click.echo(f"{label} · {step}: {done:,}/{total:,} ({percent}%)", err=True, nl=False)
+        click.echo(end, err=True, nl=False)
+
+    return report

@@ -1,0 +1,230 @@
+"""`gridgov grids`: import, validate, activate, export, locate, merge, list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gridgov.cli.common import reports_errors, runtime_from
+from gridgov.core.geo import Crs
+from gridgov.grids.model import GridLevel
+from gridgov.services.grid_admin import ImportOutcome, LayerRejected
+
+COMMIT_HINT = (
+    "预览，未写入；加 --commit 执行 / preview only: nothing written; add --commit to do it"
+)
+
+
+@click.group()
+def grids() -> None:
+    """网格 · Grid layers: import → validate → activate; export; locate; 多格合一."""
+
+
+@grids.command("list")
+@click.pass_context
+@reports_errors
+def list_layers(ctx: click.Context) -> None:
+    """List every layer version with its status and validation summary."""
+    for layer in runtime_from(ctx).grids.layers():
+        active = f" activated {layer.activated_at:%Y-%m-%d %H:%M}" if layer.activated_at else ""
+        click.echo(
+            f"{layer.id:>4}  {layer.status.value:<8} {layer.grid_count:>7,} grids  "
+            f"{layer.name}{active}  {json.dumps(layer.validation, ensure_ascii=False)}"
+        )
+
+
+@grids.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Name of the new layer version, e.g. '2026 秋季调整'.")
+@click.option(
+    "--crs",
+    default=None,
+    help="Override the file's CRS: gcj02 or bd09 for web-map files, or any EPSG code.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the validation report as CSV.",
+)
+@click.option("--commit", is_flag=True, help="Store the layer as a draft (otherwise preview).")
+@click.pass_context
+@reports_errors
+def import_layer(
+    ctx: click.Context,
+    path: Path,
+    name: str,
+    crs: str | None,
+    report_path: Path | None,
+    commit: bool,
+) -> None:
+    """Read a GeoJSON, Shapefile or GeoPackage layer, validate it, and store it as a draft."""
+    try:
+        outcome = runtime_from(ctx).grids.import_file(path, name=name, crs=crs, commit=commit)
+    except LayerRejected as rejected:
+        click.echo(rejected.report.render(limit=50))
+        if report_path:
+            rejected.report.write_csv(report_path)
+        raise
+    _print_import(outcome)
+    if report_path:
+        outcome.report.write_csv(report_path)
+        click.echo(f"校验报告 / report: {report_path}")
+
+
+def _print_import(outcome: ImportOutcome) -> None:
+    counts: dict[str, int] = {}
+    for grid in outcome.grids:
+        counts[grid.level.value] = counts.get(grid.level.value, 0) + 1
+    click.echo("读取 / read: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    click.echo(outcome.report.render(limit=20))
+    if outcome.layer is None:
+        click.echo(COMMIT_HINT)
+    else:
+        click.echo(
+            f"已保存为草稿图层 {outcome.layer.id} / stored as draft layer {outcome.layer.id}; "
+            f"activate with: gridgov grids activate {outcome.layer.id} --commit"
+        )
+
+
+@grids.command()
+@click.argument("layer_id", type=int)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the full report as CSV.",
+)
+@click.option("--commit", is_flag=True, help="Store the new validation summary on the layer.")
+@click.pass_context
+@reports_errors
+def validate(ctx: click.Context, layer_id: int, report_path: Path | None, commit: bool) -> None:
+    """Validate a stored layer and print the report."""
+    report = runtime_from(ctx).grids.validate(layer_id, commit=commit)
+    click.echo(report.render(limit=50))
+    if report_path:
+        report.write_csv(report_path)
+        click.echo(f"校验报告 / report: {report_path}")
+
+
+@grids.command()
+@click.argument("layer_id", type=int)
+@click.option("--commit", is_flag=True, help="Switch the city to this layer (otherwise preview).")
+@click.pass_context
+@reports_errors
+def activate(ctx: click.Context, layer_id: int, commit: bool) -> None:
+    """Make a validated draft layer the city's grids; the old active layer is retired."""
+    layer = runtime_from(ctx).grids.activate(layer_id, commit=commit)
+    if not commit:
+        click.echo(f"将启用图层 {layer.id} ({layer.name}) / would activate layer {layer.id}")
+        click.echo(COMMIT_HINT)
+        return
+    click.echo(f"已启用图层 {layer.id} / layer {layer.id} is now active ({layer.name})")
+
+
+@grids.command()
+@click.argument("layer_id", type=int)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--crs",
+    default="wgs84",
+    show_default=True,
+    help="Output CRS: wgs84, gcj02, bd09 or an EPSG code.",
+)
+@click.pass_context
+@reports_errors
+def export(ctx: click.Context, layer_id: int, path: Path, crs: str) -> None:
+    """Write a layer as .geojson, .shp, .gpkg, or a names-and-codes .csv."""
+    count = runtime_from(ctx).grids.export(layer_id, path, crs=crs)
+    click.echo(f"已导出 {count:,} 个网格 / exported {count:,} grids to {path}")
+
+
+@grids.command()
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option(
+    "--crs",
+    type=click.Choice([c.value for c in Crs]),
+    default="wgs84",
+    show_default=True,
+    help="CRS of the coordinates (gcj02: AMap/Tencent, bd09: Baidu).",
+)
+@click.option(
+    "--layer",
+    "layer_id",
+    type=int,
+    default=None,
+    help="Layer version to ask (default: the active one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+@reports_errors
+def locate(
+    ctx: click.Context, lon: float, lat: float, crs: str, layer_id: int | None, as_json: bool
+) -> None:
+    """Every grid containing a point: each level and every special grid."""
+    answer = runtime_from(ctx).locating.locate(lon, lat, crs=Crs(crs), layer_id=layer_id)
+    if as_json:
+        click.echo(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
+        return
+    loc = answer.location
+    click.echo(
+        f"图层 / layer {answer.layer.id} ({answer.layer.name})  point {loc.lon:.6f}, "
+        f"{loc.lat:.6f} WGS84"
+    )
+    if loc.match == "near_edge":
+        click.echo(
+            f"注意：点在网格外 {loc.distance_m:.0f} m，取最近网格 / "
+            f"near edge: {loc.distance_m:.0f} m outside, nearest grid given"
+        )
+    for level, grid in loc.grids.items():
+        click.echo(f"  {level.label_zh:<12} {level.value:<10} {grid.code:<18} {grid.name}")
+    for grid in loc.specials:
+        kind = grid.special_kind.label_zh if grid.special_kind else ""
+        click.echo(
+            f"  专属网格 {kind:<6} special    {grid.code:<18} {grid.name}"
+            f"  责任单位 {grid.responsible_unit or '-'}"
+        )
+    if not loc.specials:
+        click.echo("  专属网格     special    (none)")
+
+
+@grids.command("merge")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--department", required=True, help="Owner of the legacy grids, e.g. 城管, 市场监管.")
+@click.option(
+    "--level",
+    type=click.Choice([lv.value for lv in GridLevel if lv != GridLevel.SPECIAL]),
+    default="community",
+    show_default=True,
+    help="Unified level to map onto.",
+)
+@click.option("--layer", "layer_id", type=int, default=None, help="Unified layer (default active).")
+@click.option("--crs", default=None, help="Override the legacy file's CRS (gcj02, bd09, EPSG).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the full mapping as CSV.",
+)
+@click.pass_context
+@reports_errors
+def merge_cmd(
+    ctx: click.Context,
+    path: Path,
+    department: str,
+    level: str,
+    layer_id: int | None,
+    crs: str | None,
+    out_path: Path | None,
+) -> None:
+    """多格合一: map a department's legacy grids onto the unified grids by area share."""
+    result = runtime_from(ctx).grids.map_legacy(
+        path, department=department, level=GridLevel(level), layer_id=layer_id, crs=crs
+    )
+    click.echo(result.render(limit=20))
+    if out_path:
+        result.write_csv(out_path)
+        click.echo(f"映射表 / mapping: {out_path}")

@@ -1,0 +1,29 @@
+"""`gridgov`: one entry point, a group per area. Errors print in Chinese and English and exit 2."""
+
+from __future__ import annotations
+
+import click
+
+from gridgov import __version__
+from gridgov.cli import db, grids, people, serve, sim
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gridgov")
+def cli() -> None:
+    """gridgov 网格化治理平台 — city grid governance.
+
+    Settings come from GRIDGOV_* environment variables (see docs/configuration.md);
+    by default the store is SQLite in ./var.
+    """
+
+
+cli.add_command(db.db)
+cli.add_command(grids.grids)
+cli.add_command(people.people)
+cli.add_command(sim.sim)
+cli.add_command(serve.serve)
+
+
+def main() -> None:
+    cli(prog_name="gridgov")

@@ -1,0 +1,110 @@
+"""`gridgov people`: grid workers, leaders, police officers and party members in grids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from gridgov.cli.common import reports_errors, runtime_from
+from gridgov.cli.grids import COMMIT_HINT
+from gridgov.core.geo import Crs
+from gridgov.grids.people import AssignmentRole
+
+
+@click.group()
+def people() -> None:
+    """人员 · People in grids: 网格员, 网格长, 民警进网入格, 党员."""
+
+
+@people.command()
+@click.argument("name")
+@click.option("--phone", default=None, help="Mobile number.")
+@click.option("--organisation", default=None, help="Employer or unit, e.g. 金水区城管局.")
+@click.option("--party-member", is_flag=True, help="The person is a Communist Party member.")
+@click.option("--commit", is_flag=True, help="Store the person (otherwise preview).")
+@click.pass_context
+@reports_errors
+def add(
+    ctx: click.Context,
+    name: str,
+    phone: str | None,
+    organisation: str | None,
+    party_member: bool,
+    commit: bool,
+) -> None:
+    """Add a person who can be assigned to grids."""
+    if not commit:
+        click.echo(f"将添加人员 / would add person: {name}")
+        click.echo(COMMIT_HINT)
+        return
+    person = runtime_from(ctx).people.add_person(
+        name, phone=phone, organisation=organisation, party_member=party_member
+    )
+    click.echo(f"已添加人员 {person.id} / added person {person.id}: {person.name}")
+
+
+@people.command()
+@click.argument("person_id", type=int)
+@click.argument("grid_code")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in AssignmentRole]),
+    default=AssignmentRole.GRID_WORKER.value,
+    show_default=True,
+    help="grid_worker 网格员, grid_leader 网格长, police_officer 民警, "
+    "party_member_volunteer 党员志愿者.",
+)
+@click.option(
+    "--until",
+    "valid_to",
+    type=click.DateTime(),
+    default=None,
+    help="End of the assignment (local time); open-ended when omitted.",
+)
+@click.option("--commit", is_flag=True, help="Store the assignment (otherwise preview).")
+@click.pass_context
+@reports_errors
+def assign(
+    ctx: click.Context,
+    person_id: int,
+    grid_code: str,
+    role: str,
+    valid_to: datetime | None,
+    commit: bool,
+) -> None:
+    """Assign a person to a grid of the active layer, from now on."""
+    runtime = runtime_from(ctx)
+    if not commit:
+        click.echo(f"将指派人员 {person_id} 到网格 {grid_code} ({role}) / would assign")
+        click.echo(COMMIT_HINT)
+        return
+    until = valid_to.astimezone() if valid_to else None
+    assignment = runtime.people.assign(person_id, grid_code, AssignmentRole(role), valid_to=until)
+    click.echo(f"已指派 / assigned: {assignment.role.label_zh} → {assignment.grid_code}")
+
+
+@people.command()
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option(
+    "--crs",
+    type=click.Choice([c.value for c in Crs]),
+    default="wgs84",
+    show_default=True,
+    help="CRS of the coordinates.",
+)
+@click.pass_context
+@reports_errors
+def responsible(ctx: click.Context, lon: float, lat: float, crs: str) -> None:
+    """谁负责这里 · Who is responsible at a point, finest grid first."""
+    answer = runtime_from(ctx).people.responsible_at(lon, lat, crs=Crs(crs))
+    if not answer.people:
+        click.echo("此处网格尚未指派人员 / nobody is assigned to the grids here")
+    for r in answer.people:
+        click.echo(
+            f"  {r.grid.level.label_zh:<12} {r.grid.code:<18} {r.assignment.role.label_zh:<8} "
+            f"{r.person.name}  {r.person.phone or ''}"
+        )
+    for org in answer.organisations:
+        click.echo(f"  {org.kind.label_zh} {org.name} ({org.grid_code})")

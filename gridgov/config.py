@@ -1,0 +1,65 @@
+"""Settings are data: every field has a default and help text, read from `GRIDGOV_*` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-only-not-a-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field(
+        "dev", description="Deployment kind; `prod` refuses placeholder secrets."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Folder for the SQLite database, built indexes and uploads."
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the store; empty means SQLite at DATA_DIR/gridgov.sqlite. "
+        "Production: postgresql+psycopg://user@host/db with PostGIS installed.",
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET, description="Key that signs sessions and tokens; set it in prod."
+    )
+    locate_edge_tolerance_m: float = Field(
+        100.0,
+        ge=0,
+        description="Points this far outside every grid (GPS error at the city edge) are answered "
+        "with the nearest grid and flagged; farther ones are refused.",
+    )
+    locate_cell_size_deg: float = Field(
+        0.0002, gt=0, description="Cell size of the point-in-grid raster index, in degrees."
+    )
+    timezone: str = Field("Asia/Shanghai", description="Local time zone of the city.")
+    host: str = Field("127.0.0.1", description="Address `gridgov serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `gridgov serve` listens on.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "GRIDGOV_SECRET_KEY must be set to a real secret when GRIDGOV_ENV=prod"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gridgov.sqlite').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The case lifecycle: states, transitions, deadlines in working time, routing, escalation. Pure."""

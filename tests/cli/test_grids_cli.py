@@ -1,0 +1,126 @@
+"""The `gridgov` command line, run in-process against a real store on both dialects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gridgov.cli.main import cli
+from gridgov.grids import formats
+from tests.factories import sample_grids
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def run(db_url: str, tmp_path: Path) -> Invoke:
+    env = {"GRIDGOV_DATABASE_URL": db_url, "GRIDGOV_DATA_DIR": str(tmp_path / "var")}
+    runner = CliRunner(env=env)
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    assert invoke("db", "upgrade").exit_code == 0
+    return invoke
+
+
+@pytest.fixture
+def layer_file(tmp_path: Path) -> Path:
+    path = tmp_path / "city.geojson"
+    formats.write_layer(sample_grids(), path)
+    return path
+
+
+def test_import_previews_by_default_and_stores_a_draft_with_commit(
+    run: Invoke, layer_file: Path
+) -> None:
+    preview = run("grids", "import", str(layer_file), "--name", "v1")
+    assert preview.exit_code == 0
+    assert "--commit" in preview.output
+    assert run("grids", "list").output.strip() == ""
+    stored = run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    assert stored.exit_code == 0
+    assert "draft" in run("grids", "list").output
+
+
+def test_activate_then_locate_prints_every_level_and_the_special_grid(
+    run, layer_file: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    assert "--commit" in run("grids", "activate", "1").output
+    assert run("grids", "activate", "1", "--commit").exit_code == 0
+    table = run("grids", "locate", "113.635", "34.73")
+    assert table.exit_code == 0
+    for expected in (
+        "410100",
+        "410102",
+        "410102001",
+        "410102001001",
+        "SP-SCHOOL-1",
+        "第一实验小学",
+    ):
+        assert expected in table.output
+    data = json.loads(run("grids", "locate", "113.635", "34.73", "--json").output)
+    assert data["layer"]["id"] == 1
+    assert data["grids"]["street"]["code"] == "410102001"
+    assert [s["code"] for s in data["specials"]] == ["SP-SCHOOL-1"]
+
+
+def test_a_point_outside_the_city_exits_2_with_a_message_in_both_languages(
+    run, layer_file: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    run("grids", "activate", "1", "--commit")
+    result = run("grids", "locate", "116.4", "39.9")
+    assert result.exit_code == 2
+    assert "错误" in result.output and "outside every grid" in result.output
+
+
+def test_import_of_a_broken_file_exits_2_and_stores_nothing(run: Invoke, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.geojson"
+    broken.write_text("{not json", encoding="utf-8")
+    result = run("grids", "import", str(broken), "--name", "x", "--commit")
+    assert result.exit_code == 2
+    assert "broken.geojson" in result.output
+    assert run("grids", "list").output.strip() == ""
+
+
+def test_export_writes_a_file_that_imports_again(
+    run: Invoke, layer_file: Path, tmp_path: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    out = tmp_path / "out.gpkg"
+    result = run("grids", "export", "1", str(out))
+    assert result.exit_code == 0 and out.exists()
+    assert len(formats.read_layer(out).grids) == len(sample_grids())
+
+
+def test_people_assigned_to_a_grid_are_found_by_a_point_inside_it(
+    run: Invoke, layer_file: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    run("grids", "activate", "1", "--commit")
+    assert run("people", "add", "王网格", "--phone", "13800000000", "--commit").exit_code == 0
+    assert run("people", "add", "李民警", "--commit").exit_code == 0
+    run("people", "assign", "1", "410102001001", "--role", "grid_worker", "--commit")
+    run("people", "assign", "2", "410102001", "--role", "police_officer", "--commit")
+    result = run("people", "responsible", "113.635", "34.73")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert "王网格" in lines[0] and "网格员" in lines[0]
+    assert "李民警" in lines[1] and "民警" in lines[1]
+
+
+def test_assigning_to_a_code_that_is_not_in_the_active_layer_is_refused(
+    run, layer_file: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    run("grids", "activate", "1", "--commit")
+    run("people", "add", "王网格", "--commit")
+    result = run("people", "assign", "1", "999999", "--commit")
+    assert result.exit_code == 2
+    assert "999999" in result.output
