@@ -47,7 +47,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         engine=engine,
         sessions=sessions,
         clock=clock,
-        grids=GridAdmin(sessions, clock),
+        grids=GridAdmin(sessions, clock, on_activate=locating.active_layer_changed),
         locating=locating,
         people=PeopleService(sessions, locating, clock),
     )

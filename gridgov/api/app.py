@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gridgov import __version__
@@ -21,6 +22,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse(
             status_code=422, content={"error": {"field": exc.field, "problem": exc.problem}}
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"] if part not in ("query", "body"))
+        return JSONResponse(
+            status_code=422, content={"error": {"field": field, "problem": first["msg"]}}
         )
 
     @app.exception_handler(NotFound)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridgov.cli.common import reports_errors, runtime_from
+from gridgov.cli.common import pad, reports_errors, runtime_from
 from gridgov.core.geo import Crs
 from gridgov.grids.model import GridLevel
 from gridgov.services.grid_admin import ImportOutcome, LayerRejected
@@ -180,15 +180,15 @@ def locate(
             f"near edge: {loc.distance_m:.0f} m outside, nearest grid given"
         )
     for level, grid in loc.grids.items():
-        click.echo(f"  {level.label_zh:<12} {level.value:<10} {grid.code:<18} {grid.name}")
+        click.echo(f"  {pad(level.label_zh, 20)} {level.value:<10} {grid.code:<18} {grid.name}")
     for grid in loc.specials:
         kind = grid.special_kind.label_zh if grid.special_kind else ""
         click.echo(
-            f"  专属网格 {kind:<6} special    {grid.code:<18} {grid.name}"
+            f"  {pad('专属网格 ' + kind, 20)} {'special':<10} {grid.code:<18} {grid.name}"
             f"  责任单位 {grid.responsible_unit or '-'}"
         )
     if not loc.specials:
-        click.echo("  专属网格     special    (none)")
+        click.echo(f"  {pad('专属网格', 20)} {'special':<10} (none)")
 
 
 @grids.command("merge")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from gridgov.cli.common import reports_errors, runtime_from
+from gridgov.cli.common import pad, reports_errors, runtime_from
 from gridgov.cli.grids import COMMIT_HINT
 from gridgov.core.geo import Crs
 from gridgov.grids.people import AssignmentRole
@@ -103,7 +103,8 @@ def responsible(ctx: click.Context, lon: float, lat: float, crs: str) -> None:
         click.echo("此处网格尚未指派人员 / nobody is assigned to the grids here")
     for r in answer.people:
         click.echo(
-            f"  {r.grid.level.label_zh:<12} {r.grid.code:<18} {r.assignment.role.label_zh:<8} "
+            f"  {pad(r.grid.level.label_zh, 20)} {r.grid.code:<18} "
+            f"{pad(r.assignment.role.label_zh, 15)} "
             f"{r.person.name}  {r.person.phone or ''}"
         )
     for org in answer.organisations:

@@ -51,9 +51,16 @@ class ImportOutcome:
 
 
 class GridAdmin:
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        *,
+        on_activate: Callable[[], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._clock = clock
+        self._on_activate = on_activate
 
     def layers(self) -> list[GridLayer]:
         with self._session_factory() as session:
@@ -136,7 +143,10 @@ class GridAdmin:
         if not commit:
             return layer
         with self._session_factory.begin() as session:
-            return LayerRepository(session).activate(layer_id, at=self._clock.now())
+            activated = LayerRepository(session).activate(layer_id, at=self._clock.now())
+        if self._on_activate:
+            self._on_activate()
+        return activated
 
     def export(self, layer_id: int, path: Path, *, crs: str = "wgs84") -> int:
         """Write a layer to GeoJSON, Shapefile, GeoPackage (by extension) or a names CSV."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,10 @@ class LocateAnswer:
 class IndexParameters:
     cell_size_deg: float = 0.0002
     edge_tolerance_m: float = 100.0
+    # How long a process trusts its idea of which layer is active before asking the store again.
+    # A lookup must cost microseconds, a store round trip costs far more; a layer switch made by
+    # another process is therefore seen within this many seconds (one made here, at once).
+    active_layer_ttl_s: float = 1.0
 
 
 class GridLocating:
@@ -75,13 +80,20 @@ class GridLocating:
         self._cache_dir = cache_dir
         self._indexes: dict[int, GridIndex] = {}
         self._lock = threading.Lock()
+        self._active: tuple[float, GridLayer] | None = None
 
     def layer(self, layer_id: int | None = None) -> GridLayer:
+        if layer_id is None and self._active is not None:
+            checked_at, active = self._active
+            if time.monotonic() - checked_at < self._parameters.active_layer_ttl_s:
+                return active
         with self._session_factory() as session:
             repo = LayerRepository(session)
             layer = repo.active() if layer_id is None else repo.get(layer_id)
         if layer is None:  # only when no layer is active
             raise NotFound("active grid layer 生效的网格图层", "none; import and activate one")
+        if layer_id is None:
+            self._active = (time.monotonic(), layer)
         return layer
 
     def index(self, layer: GridLayer) -> GridIndex:
@@ -121,9 +133,9 @@ class GridLocating:
         index = self.index(layer)
         return layer, index, index.locate_many(wgs_lon, wgs_lat)
 
-    def forget(self, layer_id: int) -> None:
-        with self._lock:
-            self._indexes.pop(layer_id, None)
+    def active_layer_changed(self) -> None:
+        """Ask the store again on the next lookup (called after an activation in this process)."""
+        self._active = None
 
     def _cache_path(self, layer: GridLayer) -> Path | None:
         if self._cache_dir is None:

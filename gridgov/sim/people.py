@@ -44,7 +44,7 @@ def generate_roster(grids: Sequence[Grid], seed: int = 20261127) -> list[RosterE
                     party_member=True,
                     assignments=((grid.code, AssignmentRole.GRID_LEADER),),
                     secretary_of=grid.code,
-                    branch_name=f"{grid.name.removesuffix('居委会').removesuffix('村委会')}网格党支部",
+                    branch_name=f"{_short_name(grid.name)}网格党支部",
                 )
             )
             roster.append(
@@ -90,3 +90,12 @@ def _district_names(grids: Sequence[Grid]) -> dict[str, str]:
             walk = by_code.get(walk.parent_code) if walk.parent_code else None
         found[grid.code] = walk.name if walk else ""
     return found
+
+
+def _short_name(community: str) -> str:
+    """碧沙岗社区居委会 → 碧沙岗社区, 冯湾村委会 → 冯湾村: the committee is not the grid's name."""
+    for suffix in ("居民委员会", "居委会", "村民委员会", "村委会"):
+        if community.endswith(suffix):
+            stem = community.removesuffix(suffix)
+            return stem if suffix.startswith("居") or stem.endswith("村") else stem + "村"
+    return community

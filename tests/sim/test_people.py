@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gridgov.grids.model import GridLevel
+import pytest
+from shapely.geometry import box
+
+from gridgov.grids.model import Grid, GridLevel
 from gridgov.grids.people import AssignmentRole
 from gridgov.sim.city import generate_city
 from gridgov.sim.people import PARTY_MEMBERS_PER_COMMUNITY, generate_roster
@@ -48,3 +51,20 @@ def test_the_same_seed_gives_the_same_roster_and_phone_numbers_are_test_numbers(
     phones = [e.phone for e in first]
     assert len(set(phones)) == len(phones)
     assert all(p is not None and p.startswith("199") and len(p) == 11 for p in phones)
+
+
+@pytest.mark.parametrize(
+    "committee, branch",
+    [
+        ("碧沙岗社区居委会", "碧沙岗社区网格党支部"),
+        ("陇海路社区居民委员会", "陇海路社区网格党支部"),
+        ("冯湾村委会", "冯湾村网格党支部"),
+        ("张庄村村民委员会", "张庄村网格党支部"),
+    ],
+)
+def test_a_party_branch_is_named_after_the_community_not_its_committee(
+    committee: str, branch: str
+) -> None:
+    community = Grid("410102001001", committee, GridLevel.COMMUNITY, box(0, 0, 1, 1), "S")
+    (leader, *_) = generate_roster([community])
+    assert leader.branch_name == branch
