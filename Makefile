@@ -31,7 +31,7 @@ test: setup lint typecheck
 demo: setup
 	mkdir -p $(DATA_DIR)
 	$(BIN)/gridgov db upgrade
-	$(BIN)/gridgov sim city --commit
+	$(BIN)/gridgov sim city --commit --unless-active
 	$(BIN)/gridgov grids locate 113.66 34.75
 	$(BIN)/gridgov serve
 

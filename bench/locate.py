@@ -397,7 +397,7 @@ def write_doc(kind: str, subsection: str) -> None:
     kept: dict[str, str] = {}
     if found:
         for block in re.split(r"^(?=### )", found.group(0), flags=re.M):
-            heading = re.match(r"### Layer `(\w+)`", block)
+            heading = re.match(r"### Layer `([^`]+)`", block)
             if heading:
                 kept[heading.group(1)] = block.rstrip("\n") + "\n"
     kept[kind] = subsection
@@ -416,6 +416,9 @@ def main() -> None:
         "--layer", choices=["demo", "synthetic"], default="demo", help="which layer"
     )
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument(
+        "--cell-size", type=float, default=0.0002, help="raster cell size in degrees"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -429,9 +432,9 @@ def main() -> None:
     say("  " + ", ".join(f"{lv.value} {n:,}" for lv, n in by_level.items() if n))
 
     # The first build compiles the kernels (or loads them from numba's on-disk cache).
-    cold_times, cold = timed(lambda: GridIndex.build(grids), 1)
+    cold_times, cold = timed(lambda: GridIndex.build(grids, cell_size_deg=args.cell_size), 1)
     del cold
-    build_times, index = timed(lambda: GridIndex.build(grids), 1)
+    build_times, index = timed(lambda: GridIndex.build(grids, cell_size_deg=args.cell_size), 1)
     memory = index.memory_bytes()
     memory_mb = sum(memory.values()) / 1e6
     say(
@@ -474,6 +477,8 @@ def main() -> None:
         )
 
     if not args.no_doc:
+        if args.cell_size != 0.0002:
+            kind = f"{kind}, cell {args.cell_size:g}°"
         write_doc(
             kind,
             render(

@@ -8,6 +8,7 @@ import click
 
 from gridgov.cli.common import progress_printer, reports_errors, runtime_from
 from gridgov.cli.grids import COMMIT_HINT
+from gridgov.grids.model import LayerStatus
 
 
 @click.group()
@@ -36,14 +37,34 @@ def sim() -> None:
     is_flag=True,
     help="Store, activate and index the city (otherwise only build and validate).",
 )
+@click.option(
+    "--unless-active",
+    is_flag=True,
+    help="Do nothing when the store already has an active layer (what `make demo` uses).",
+)
 @click.pass_context
 @reports_errors
-def city(ctx: click.Context, seed: int, scale: float, name: str | None, commit: bool) -> None:
+def city(
+    ctx: click.Context,
+    seed: int,
+    scale: float,
+    name: str | None,
+    commit: bool,
+    unless_active: bool,
+) -> None:
     """Build the demo city from the real district boundaries, validate it, activate it and staff it."""
     from gridgov.sim.city import generate_city
     from gridgov.sim.people import generate_roster
 
     runtime = runtime_from(ctx)
+    if unless_active:
+        active = [layer for layer in runtime.grids.layers() if layer.status is LayerStatus.ACTIVE]
+        if active:
+            click.echo(
+                f"已有生效图层 {active[0].id}，跳过 / layer {active[0].id} is active already; "
+                f"nothing built"
+            )
+            return
     progress = progress_printer("sim city")
     started = time.perf_counter()
     grids = generate_city(seed, scale=scale, progress=progress)

@@ -172,5 +172,4 @@ def _to_wgs84(lon: float, lat: float, crs: Crs) -> tuple[float, float]:
     for name, value in (("lon", lon), ("lat", lat)):
         if not np.isfinite(value):
             raise InvalidCoordinate(name, f"must be a finite number, got {value!r}")
-    x, y = crs_convert.to_wgs84(lon, lat, crs)
-    return float(x), float(y)
+    return crs_convert.point_to_wgs84(lon, lat, crs)

@@ -124,3 +124,28 @@ def test_assigning_to_a_code_that_is_not_in_the_active_layer_is_refused(
     result = run("people", "assign", "1", "999999", "--commit")
     assert result.exit_code == 2
     assert "999999" in result.output
+
+
+def test_sim_city_unless_active_does_nothing_once_a_layer_is_active(
+    run: Invoke, layer_file: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    run("grids", "activate", "1", "--commit")
+    result = run("sim", "city", "--scale", "0.01", "--commit", "--unless-active")
+    assert result.exit_code == 0 and "nothing built" in result.output
+    assert len(run("grids", "list").output.strip().splitlines()) == 1
+
+
+def test_sim_city_builds_activates_and_staffs_a_small_city(run: Invoke) -> None:
+    from gridgov.grids.model import GridLevel
+    from gridgov.sim.city import generate_city
+
+    result = run("sim", "city", "--scale", "0.01", "--commit")
+    assert result.exit_code == 0, result.output
+    assert "0 个错误" in result.output and "party branches" in result.output
+    compound = next(g for g in generate_city(scale=0.01) if g.level is GridLevel.COMPOUND)
+    point = compound.geometry.representative_point()
+    located = json.loads(run("grids", "locate", str(point.x), str(point.y), "--json").output)
+    assert located["grids"]["compound"]["code"] == compound.code
+    who = run("people", "responsible", str(point.x), str(point.y)).output
+    assert "网格员" in who and "网格长" in who and "网格党支部" in who

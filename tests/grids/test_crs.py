@@ -79,3 +79,12 @@ def test_points_outside_china_are_not_shifted() -> None:
 def test_cgcs2000_is_stored_as_is() -> None:
     lon, lat = crs.to_wgs84(113.6, 34.7, Crs.CGCS2000)
     assert (float(lon), float(lat)) == (113.6, 34.7)
+
+
+@pytest.mark.parametrize("system", [Crs.WGS84, Crs.CGCS2000, Crs.GCJ02, Crs.BD09])
+def test_the_one_point_conversion_agrees_with_the_array_conversion(system: Crs) -> None:
+    lon, lat = np.meshgrid(np.linspace(112.7, 114.25, 9), np.linspace(34.25, 34.99, 7))
+    arr_x, arr_y = crs.to_wgs84(lon.ravel(), lat.ravel(), system)
+    for i, (x, y) in enumerate(zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)):
+        px, py = crs.point_to_wgs84(x, y, system)
+        assert abs(px - arr_x[i]) < 1e-9 and abs(py - arr_y[i]) < 1e-9
