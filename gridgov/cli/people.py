@@ -9,7 +9,7 @@ import click
 from gridgov.cli.common import pad, reports_errors, runtime_from
 from gridgov.cli.grids import COMMIT_HINT
 from gridgov.core.geo import Crs
-from gridgov.grids.people import AssignmentRole
+from gridgov.grids.people import AssignmentRole, VolunteerTaskStatus
 
 
 @click.group()
@@ -109,3 +109,102 @@ def responsible(ctx: click.Context, lon: float, lat: float, crs: str) -> None:
         )
     for org in answer.organisations:
         click.echo(f"  {org.kind.label_zh} {org.name} ({org.grid_code})")
+
+
+@people.command()
+@click.argument("grid_code")
+@click.pass_context
+@reports_errors
+def party(ctx: click.Context, grid_code: str) -> None:
+    """党建引领 · A grid's party organisations and the party members registered with it."""
+    view = runtime_from(ctx).people.party(grid_code)
+    for org in view.organisations:
+        click.echo(f"{org.kind.label_zh} {org.name}  (id {org.id}, secretary {org.secretary_id})")
+    if not view.organisations:
+        click.echo("此网格没有党组织 / no party organisation in this grid")
+    click.echo(f"报到党员 / registered party members: {len(view.members)}")
+    for person in view.members:
+        click.echo(f"  {person.id:>7}  {person.name}  {person.phone or ''}")
+
+
+@people.command("task-add")
+@click.argument("grid_code")
+@click.argument("title")
+@click.option("--description", default="", help="What is to be done, where, with whom.")
+@click.option("--due", type=click.DateTime(), default=None, help="Due time (local).")
+@click.option("--commit", is_flag=True, help="Post the task (otherwise preview).")
+@click.pass_context
+@reports_errors
+def task_add(
+    ctx: click.Context,
+    grid_code: str,
+    title: str,
+    description: str,
+    due: datetime | None,
+    commit: bool,
+) -> None:
+    """Post a volunteer task (志愿任务) in a grid for its registered party members."""
+    if not commit:
+        click.echo(f"将在网格 {grid_code} 发布志愿任务 / would post task: {title}")
+        click.echo(COMMIT_HINT)
+        return
+    task = runtime_from(ctx).people.add_task(
+        grid_code, title, description=description, due_at=due.astimezone() if due else None
+    )
+    click.echo(f"已发布志愿任务 {task.id} / posted volunteer task {task.id}: {task.title}")
+
+
+@people.command("task-assign")
+@click.argument("task_id", type=int)
+@click.argument("person_id", type=int)
+@click.option("--commit", is_flag=True, help="Assign the task (otherwise preview).")
+@click.pass_context
+@reports_errors
+def task_assign(ctx: click.Context, task_id: int, person_id: int, commit: bool) -> None:
+    """Give a volunteer task to a party member registered with its grid."""
+    if not commit:
+        click.echo(f"将把任务 {task_id} 交给 {person_id} / would assign task {task_id}")
+        click.echo(COMMIT_HINT)
+        return
+    task = runtime_from(ctx).people.assign_task(task_id, person_id)
+    click.echo(f"任务 {task.id} {task.status.label_zh} / task {task.id} is {task.status.value}")
+
+
+@people.command("task-done")
+@click.argument("task_id", type=int)
+@click.option("--commit", is_flag=True, help="Mark the task done (otherwise preview).")
+@click.pass_context
+@reports_errors
+def task_done(ctx: click.Context, task_id: int, commit: bool) -> None:
+    """Mark an assigned volunteer task done."""
+    if not commit:
+        click.echo(f"将把任务 {task_id} 标为完成 / would mark task {task_id} done")
+        click.echo(COMMIT_HINT)
+        return
+    task = runtime_from(ctx).people.complete_task(task_id)
+    click.echo(f"任务 {task.id} {task.status.label_zh} / task {task.id} is {task.status.value}")
+
+
+@people.command()
+@click.argument("grid_code")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in VolunteerTaskStatus]),
+    default=None,
+    help="Only tasks in this status.",
+)
+@click.pass_context
+@reports_errors
+def tasks(ctx: click.Context, grid_code: str, status: str | None) -> None:
+    """List a grid's volunteer tasks."""
+    found = runtime_from(ctx).people.tasks(
+        grid_code, VolunteerTaskStatus(status) if status else None
+    )
+    for task in found:
+        due = f" due {task.due_at:%Y-%m-%d %H:%M}" if task.due_at else ""
+        click.echo(
+            f"{task.id:>6}  {pad(task.status.label_zh, 8)} {task.title}{due}"
+            f"  assignee {task.assignee_id or '-'}"
+        )
+    if not found:
+        click.echo("没有志愿任务 / no volunteer tasks")

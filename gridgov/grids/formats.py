@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -521,6 +521,33 @@ def read_names_csv(path: str | Path) -> list[NameRow]:
     if problems:
         raise LayerInputError(source, problems)
     return rows
+
+
+def apply_names(grids: Sequence[Grid], rows: Sequence[NameRow]) -> list[Grid]:
+    """Rename (and re-parent, where a row says so) the grids a names CSV lists, by code."""
+    by_code = {row.code: row for row in rows}
+    known = {g.code for g in grids}
+    unknown = [code for code in by_code if code not in known]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
+        )
+        raise InvalidInput("names.code", f"codes not in the layer 图层中没有这些编码: {shown}")
+    renamed: list[Grid] = []
+    for grid in grids:
+        row = by_code.get(grid.code)
+        if row is None:
+            renamed.append(grid)
+            continue
+        if row.level is not None and row.level is not grid.level:
+            raise InvalidInput(
+                f"names.level ({grid.code})",
+                f"the CSV says {row.level.value}, the layer has {grid.level.value}",
+            )
+        renamed.append(
+            replace(grid, name=row.name, parent_code=row.parent_code or grid.parent_code)
+        )
+    return renamed
 
 
 def _decode(source: Path) -> str:

@@ -76,11 +76,18 @@ class GridAdmin:
         *,
         name: str,
         crs: str | None = None,
+        names: Path | None = None,
         commit: bool = False,
     ) -> ImportOutcome:
-        """Read a GeoJSON/Shapefile/GeoPackage file and store it as a draft layer."""
-        read = formats.read_layer(path, crs=crs)
-        return self.import_grids(read.grids, name=name, source=str(path), commit=commit)
+        """Read a GeoJSON/Shapefile/GeoPackage file and store it as a draft layer.
+
+        `names` is an optional CSV of code,name[,level][,parent_code] applied before validation,
+        for boundary files that carry codes but not the official names.
+        """
+        grids: Sequence[Grid] = formats.read_layer(path, crs=crs).grids
+        if names is not None:
+            grids = formats.apply_names(grids, formats.read_names_csv(names))
+        return self.import_grids(grids, name=name, source=str(path), commit=commit)
 
     def import_grids(
         self,

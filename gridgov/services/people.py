@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.clock import Clock
-from gridgov.core.errors import Conflict
+from gridgov.core.errors import Conflict, InvalidInput
 from gridgov.core.geo import Crs
 from gridgov.grids.model import Grid, GridLevel
 from gridgov.grids.people import (
@@ -18,6 +18,8 @@ from gridgov.grids.people import (
     PartyOrganisation,
     Person,
     RosterEntry,
+    VolunteerTask,
+    VolunteerTaskStatus,
 )
 from gridgov.services.locating import GridLocating, LocateAnswer
 from gridgov.store.layers import LayerRepository
@@ -31,6 +33,13 @@ class Responsible:
     grid: Grid
     person: Person
     assignment: Assignment
+
+
+@dataclass(frozen=True, slots=True)
+class PartyView:
+    grid_code: str
+    organisations: tuple[PartyOrganisation, ...]
+    members: tuple[Person, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,57 @@ class PeopleService:
             return PeopleRepository(session).assign(
                 person_id, grid_code, role, valid_from or self._clock.now(), valid_to
             )
+
+    def party(self, grid_code: str) -> PartyView:
+        """党建引领: a grid's party organisations and the party members registered with it."""
+        with self._session_factory() as session:
+            repo = PeopleRepository(session)
+            registrations = repo.registrations(grid_code)
+            return PartyView(
+                grid_code=grid_code,
+                organisations=tuple(repo.organisations(grid_code)),
+                members=tuple(repo.person(r.person_id) for r in registrations),
+            )
+
+    def add_task(
+        self,
+        grid_code: str,
+        title: str,
+        *,
+        description: str = "",
+        due_at: datetime | None = None,
+    ) -> VolunteerTask:
+        """Post a volunteer task in a grid of the active layer."""
+        layer = self._locating.layer()
+        with self._session_factory.begin() as session:
+            LayerRepository(session).grid(layer.id, grid_code)
+            return PeopleRepository(session, self._clock).add_task(
+                grid_code, title, description, due_at
+            )
+
+    def assign_task(self, task_id: int, person_id: int) -> VolunteerTask:
+        """Give a task to a party member registered with the task's grid (在职党员到社区报到)."""
+        with self._session_factory.begin() as session:
+            repo = PeopleRepository(session, self._clock)
+            task = repo.task(task_id)
+            registered = {r.person_id for r in repo.registrations(task.grid_code)}
+            if person_id not in registered:
+                raise InvalidInput(
+                    "person_id",
+                    f"person {person_id} is not a party member registered with grid "
+                    f"{task.grid_code} / 该人员未在此网格报到",
+                )
+            return repo.assign_task(task_id, person_id)
+
+    def complete_task(self, task_id: int) -> VolunteerTask:
+        with self._session_factory.begin() as session:
+            return PeopleRepository(session, self._clock).complete_task(task_id)
+
+    def tasks(
+        self, grid_code: str, status: VolunteerTaskStatus | None = None
+    ) -> list[VolunteerTask]:
+        with self._session_factory() as session:
+            return PeopleRepository(session).tasks(grid_code, status)
 
     def count(self) -> int:
         with self._session_factory() as session:

@@ -312,6 +312,9 @@ class PeopleRepository:
         self._session.flush()
         return _task(row)
 
+    def task(self, task_id: int) -> VolunteerTask:
+        return _task(_get(self._session, VolunteerTaskRow, task_id, "volunteer task"))
+
     def assign_task(self, task_id: int, person_id: int) -> VolunteerTask:
         row = _get(self._session, VolunteerTaskRow, task_id, "volunteer task", lock=True)
         _get(self._session, PersonRow, person_id, "person")

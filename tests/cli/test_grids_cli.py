@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +150,62 @@ def test_sim_city_builds_activates_and_staffs_a_small_city(run: Invoke) -> None:
     assert located["grids"]["compound"]["code"] == compound.code
     who = run("people", "responsible", str(point.x), str(point.y)).output
     assert "网格员" in who and "网格长" in who and "网格党支部" in who
+
+
+def test_locate_file_writes_every_level_for_every_row(
+    run: Invoke, layer_file: Path, tmp_path: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    run("grids", "activate", "1", "--commit")
+    source = tmp_path / "points.csv"
+    source.write_text("id,lon,lat\na,113.635,34.73\nb,116.4,39.9\n", encoding="utf-8")
+    target = tmp_path / "located.csv"
+    assert run("grids", "locate-file", str(source), str(target)).exit_code == 0
+    rows = list(csv.DictReader(target.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0]["id"] == "a" and rows[0]["match"] == "inside"
+    assert rows[0]["community"] == "410102001001" and rows[0]["specials"] == "SP-SCHOOL-1"
+    assert rows[1]["match"] == "outside" and rows[1]["street"] == ""
+
+
+def test_locate_file_names_the_line_of_a_bad_coordinate_and_writes_nothing(
+    run: Invoke, layer_file: Path, tmp_path: Path
+) -> None:
+    run("grids", "import", str(layer_file), "--name", "v1", "--commit")
+    run("grids", "activate", "1", "--commit")
+    source = tmp_path / "points.csv"
+    source.write_text("lon,lat\n113.635,34.73\n113.6,北纬\n", encoding="utf-8")
+    target = tmp_path / "located.csv"
+    result = run("grids", "locate-file", str(source), str(target))
+    assert result.exit_code == 2 and "line 3, column lat" in result.output
+    assert not target.exists()
+
+
+def test_import_applies_official_names_from_a_csv_by_code(
+    run: Invoke, layer_file: Path, tmp_path: Path
+) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text("code,name\n410102001,碧沙岗街道\n", encoding="utf-8")
+    run("grids", "import", str(layer_file), "--name", "v1", "--names", str(names), "--commit")
+    run("grids", "activate", "1", "--commit")
+    assert "碧沙岗街道" in run("grids", "locate", "113.635", "34.73").output
+    names.write_text("code,name\n999,不存在\n", encoding="utf-8")
+    refused = run("grids", "import", str(layer_file), "--name", "v2", "--names", str(names))
+    assert refused.exit_code == 2 and "999" in refused.output
+
+
+def test_volunteer_tasks_go_only_to_party_members_registered_with_the_grid(run: Invoke) -> None:
+    from gridgov.grids.model import GridLevel
+    from gridgov.sim.city import generate_city
+
+    run("sim", "city", "--scale", "0.01", "--commit")
+    community = next(g for g in generate_city(scale=0.01) if g.level is GridLevel.COMMUNITY)
+    party = run("people", "party", community.code).output
+    assert "网格党支部" in party and "registered party members: 3" in party
+    member_id = party.strip().splitlines()[-1].split()[0]
+    assert run("people", "task-add", community.code, "清理楼道杂物", "--commit").exit_code == 0
+    outsider = run("people", "add", "路人甲", "--commit").output.split()[1]
+    refused = run("people", "task-assign", "1", outsider, "--commit")
+    assert refused.exit_code == 2 and "not a party member registered" in refused.output
+    assert run("people", "task-assign", "1", member_id, "--commit").exit_code == 0
+    assert run("people", "task-done", "1", "--commit").exit_code == 0
+    assert "已完成" in run("people", "tasks", community.code).output
