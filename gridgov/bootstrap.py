@@ -9,10 +9,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.config import Settings
 from gridgov.core.clock import Clock, SystemClock
+from gridgov.services.cases import CaseService
 from gridgov.services.grid_admin import GridAdmin
 from gridgov.services.locating import GridLocating, IndexParameters
 from gridgov.services.people import PeopleService
 from gridgov.store.db import make_engine, session_factory
+from gridgov.workflow.calendar import WorkingCalendar
+from gridgov.workflow.categories import load_taxonomy
+from gridgov.workflow.routing import load_responsibilities
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Runtime:
     grids: GridAdmin
     locating: GridLocating
     people: PeopleService
+    cases: CaseService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -42,6 +47,16 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ),
         cache_dir=settings.index_dir,
     )
+    # The shipped category taxonomy, responsibility list and holiday table; a city edits those files.
+    taxonomy = load_taxonomy()
+    cases = CaseService(
+        sessions,
+        locating,
+        clock,
+        taxonomy=taxonomy,
+        responsibilities=load_responsibilities(taxonomy),
+        calendar=WorkingCalendar.default(),
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -50,4 +65,5 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         grids=GridAdmin(sessions, clock, on_activate=locating.active_layer_changed),
         locating=locating,
         people=PeopleService(sessions, locating, clock),
+        cases=cases,
     )

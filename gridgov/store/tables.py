@@ -179,3 +179,117 @@ class VolunteerTaskRow(Base):
     due_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint(_one_of("status", TASK_STATUSES), name="status"),)
+
+
+# Cases. `case_events` is the source of truth and is append-only: the store only ever INSERTs into
+# it (migration 0002 adds triggers that refuse UPDATE and DELETE). `cases` is a projection of the
+# events for queries and dashboards, rewritten after every append and rebuildable from the events.
+# `audit_head` is one row holding the chain head; appending locks it, so the chain has one writer.
+
+
+class ReportRow(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+    reported_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    crs: Mapped[str] = mapped_column(String(16))
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    category_code: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    category_code: Mapped[str | None] = mapped_column(String(32))
+    layer_id: Mapped[int | None] = mapped_column(Integer)
+    city_code: Mapped[str | None] = mapped_column(String(64))
+    district_code: Mapped[str | None] = mapped_column(String(64))
+    street_code: Mapped[str | None] = mapped_column(String(64))
+    community_code: Mapped[str | None] = mapped_column(String(64))
+    compound_code: Mapped[str | None] = mapped_column(String(64))
+    micro_code: Mapped[str | None] = mapped_column(String(64))
+    special_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    owning_level: Mapped[str] = mapped_column(String(16))
+    owning_code: Mapped[str | None] = mapped_column(String(64))
+    assignee_department: Mapped[str | None] = mapped_column(String(128))
+    assignee_person: Mapped[str | None] = mapped_column(String(128))
+    accept_due: Mapped[datetime | None]
+    handle_due: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    filed_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_count: Mapped[int] = mapped_column(Integer, default=0)
+    supervised_count: Mapped[int] = mapped_column(Integer, default=0)
+    satisfaction: Mapped[str | None] = mapped_column(String(32))
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # When the sweeper should next look at the case (warning or escalation); null: never.
+    sweep_at: Mapped[datetime | None]
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_cases_state_handle_due", "state", "handle_due"),
+        Index("ix_cases_sweep_at", "sweep_at"),
+        Index("ix_cases_district_code_created_at", "district_code", "created_at"),
+        Index("ix_cases_street_code_created_at", "street_code", "created_at"),
+        Index("ix_cases_community_code", "community_code"),
+        Index("ix_cases_owning_code_state", "owning_code", "state"),
+    )
+
+
+class CaseEventRow(Base):
+    __tablename__ = "case_events"
+
+    # `id` is the storage order, which verification reads the log in; `global_seq` is the chain's.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    global_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(48))
+    actor_id: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+
+class AuditHeadRow(Base):
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    global_seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class AuditAnchorRow(Base):
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    global_seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]

@@ -1,0 +1,407 @@
+"""Reports, the append-only case event log with its audit chain, and the `cases` projection.
+
+Appending is one transaction with the decision that produced the events: lock the case, read its
+events, decide, then `append` (lock the chain head, `seal`, insert, move the head) and
+`save_projection`. A crash therefore never leaves an event without its projection or half a chain.
+
+Locks, always taken in this order so that two writers never wait on each other in a circle:
+
+    1. on SQLite, the database write lock, taken by `begin_write` as the transaction's first
+       statement (what BEGIN IMMEDIATE does): a deferred transaction that read first could not
+       upgrade to a writer once another connection had committed, and would fail instead of waiting
+    2. the case rows (PostgreSQL `FOR UPDATE`, in id order; the sweeper uses `SKIP LOCKED`)
+    3. the single `audit_head` row (PostgreSQL `FOR UPDATE`), held until commit
+
+Nothing here UPDATEs or DELETEs `case_events`; migration 0002 makes the database refuse it too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gridgov.core.errors import Conflict, NotFound
+from gridgov.store.tables import (
+    AuditAnchorRow,
+    AuditHeadRow,
+    CaseEventRow,
+    CaseRow,
+    ReportRow,
+)
+from gridgov.workflow.events import CaseEvent, ChainHead, PendingEvent, seal
+from gridgov.workflow.model import Action, Case, Role
+
+# The grid levels a case's path may name, each with its own projection column.
+PATH_COLUMNS = {
+    "city": "city_code",
+    "district": "district_code",
+    "street": "street_code",
+    "community": "community_code",
+    "compound": "compound_code",
+    "micro": "micro_code",
+}
+# Special grids are kept in the grid path under "special.1", "special.2" … in locator order.
+SPECIAL_KEY_PREFIX = "special."
+
+SweepAt = Callable[[Case], datetime | None]
+
+
+class ReportExists(Conflict):
+    """Another transaction stored a report with the same channel and external id first."""
+
+
+class ConcurrentChange(Conflict):
+    """Another writer appended to the case first; the whole command was undone."""
+
+    def __init__(self, case_ids: Iterable[str]) -> None:
+        self.case_ids = tuple(case_ids)
+        names = ", ".join(self.case_ids)
+        super().__init__(
+            f"工单 {names} 已被他人同时修改，请刷新后重试 / case {names} was changed at the same "
+            "time by someone else; reload it and try again"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    id: int
+    channel: str
+    external_id: str
+    received_at: datetime
+    reported_at: datetime
+    text: str
+    address: str | None
+    lon: float | None
+    lat: float | None
+    crs: str
+    reporter_name: str | None
+    reporter_phone: str | None
+    category_code: str | None
+    payload: Mapping[str, Any]
+    case_id: int | None
+
+
+def special_codes(grid_codes: Mapping[str, str]) -> list[str]:
+    """The special grids on a case's grid path, in the order they were located."""
+    keys = sorted(
+        (k for k in grid_codes if k.startswith(SPECIAL_KEY_PREFIX)),
+        key=lambda k: int(k.removeprefix(SPECIAL_KEY_PREFIX)),
+    )
+    return [grid_codes[k] for k in keys]
+
+
+class CaseRepository:
+    """Reports, events and the projection; the caller owns the transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    def begin_write(self) -> None:
+        """Become the writer now; must be the transaction's first statement (see module doc)."""
+        if not self._postgres:
+            self._session.execute(
+                update(AuditHeadRow)
+                .where(AuditHeadRow.id == 1)
+                .values(global_seq=AuditHeadRow.global_seq)
+            )
+
+    # Reports
+
+    def report_by_key(self, channel: str, external_id: str) -> StoredReport | None:
+        row = self._session.scalars(
+            select(ReportRow).where(
+                ReportRow.channel == channel, ReportRow.external_id == external_id
+            )
+        ).one_or_none()
+        return None if row is None else _report(row)
+
+    def report(self, report_id: int) -> StoredReport:
+        row = self._session.get(ReportRow, report_id)
+        if row is None:
+            raise NotFound("report 上报", report_id)
+        return _report(row)
+
+    def reports_of(self, case_id: int) -> list[StoredReport]:
+        rows = self._session.scalars(
+            select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
+        )
+        return [_report(r) for r in rows]
+
+    def add_report(self, **values: Any) -> int:
+        """Store a report; `ReportExists` if its (channel, external_id) arrived meanwhile."""
+        row = ReportRow(**values)
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+                self._session.flush()
+        except IntegrityError:
+            raise ReportExists(f"report {values['channel']}/{values['external_id']}") from None
+        return row.id
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo only what the block wrote if it fails, keeping the transaction usable."""
+        with self._session.begin_nested():
+            yield
+
+    def link_report(self, report_id: int, case_id: int) -> None:
+        self._session.execute(
+            update(ReportRow).where(ReportRow.id == report_id).values(case_id=case_id)
+        )
+
+    # Cases
+
+    def open_case(self, created_at: datetime, lon: float | None, lat: float | None) -> int:
+        """Reserve a case id with a placeholder projection row; its first event follows."""
+        row = CaseRow(
+            state="reported",
+            special_codes=[],
+            owning_level="grid",
+            created_at=created_at,
+            updated_at=created_at,
+            return_count=0,
+            escalation_count=0,
+            supervised_count=0,
+            last_seq=0,
+            lon=lon,
+            lat=lat,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def lock_cases(self, case_ids: Iterable[int]) -> None:
+        """Lock the cases' rows until commit (PostgreSQL); NotFound names a missing case."""
+        wanted = sorted(set(case_ids))
+        query = select(CaseRow.id).where(CaseRow.id.in_(wanted)).order_by(CaseRow.id)
+        if self._postgres:
+            query = query.with_for_update()
+        found = set(self._session.scalars(query))
+        for case_id in wanted:
+            if case_id not in found:
+                raise NotFound("case 工单", case_id)
+
+    def exists(self, case_id: int) -> bool:
+        return self._session.get(CaseRow, case_id) is not None
+
+    def events(self, case_id: int) -> list[CaseEvent]:
+        """One case's events, oldest first."""
+        rows = self._session.scalars(
+            select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+        )
+        return [_event(r) for r in rows]
+
+    def events_of(self, case_ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
+        """The events of several cases, each case's oldest first."""
+        grouped: dict[int, list[CaseEvent]] = defaultdict(list)
+        for chunk_start in range(0, len(case_ids), 500):
+            chunk = case_ids[chunk_start : chunk_start + 500]
+            rows = self._session.scalars(
+                select(CaseEventRow)
+                .where(CaseEventRow.case_id.in_(chunk))
+                .order_by(CaseEventRow.case_id, CaseEventRow.seq)
+            )
+            for row in rows:
+                grouped[row.case_id].append(_event(row))
+        return grouped
+
+    def case(self, case_id: int) -> Case:
+        """The case its events describe (the events, not the projection, are the truth)."""
+        events = self.events(case_id)
+        if not events:
+            raise NotFound("case 工单", case_id)
+        return Case.replay(events)
+
+    def case_ids(
+        self,
+        *,
+        scope_code: str | None = None,
+        states: Sequence[str] = (),
+        owning_code: str | None = None,
+        limit: int = 100,
+    ) -> list[int]:
+        """Ids of cases in a scope (a grid code on their path), newest first."""
+        query = select(CaseRow.id).where(CaseRow.last_seq > 0)
+        if scope_code is not None:
+            columns = [getattr(CaseRow, column) for column in PATH_COLUMNS.values()]
+            query = query.where(or_(*(column == scope_code for column in columns)))
+        if states:
+            query = query.where(CaseRow.state.in_(states))
+        if owning_code is not None:
+            query = query.where(CaseRow.owning_code == owning_code)
+        return list(self._session.scalars(query.order_by(CaseRow.id.desc()).limit(limit)))
+
+    def count(self, model: type[Any]) -> int:
+        return self._session.scalar(select(func.count()).select_from(model)) or 0
+
+    def sweep_candidates(self, now: datetime, limit: int) -> list[int]:
+        """Cases due a look from the sweeper, locked; those another sweeper holds are skipped."""
+        query = (
+            select(CaseRow.id)
+            .where(CaseRow.sweep_at <= now)
+            .order_by(CaseRow.sweep_at, CaseRow.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return list(self._session.scalars(query))
+
+    def set_sweep_at(self, case_id: int, at: datetime | None) -> None:
+        self._session.execute(update(CaseRow).where(CaseRow.id == case_id).values(sweep_at=at))
+
+    # The log
+
+    def append(self, pending: Sequence[PendingEvent]) -> list[CaseEvent]:
+        """Seal `pending` onto the chain and store it; the head stays locked until commit."""
+        query = select(AuditHeadRow).where(AuditHeadRow.id == 1)
+        if self._postgres:
+            query = query.with_for_update()
+        head_row = self._session.scalars(query).one()
+        sealed = seal(pending, ChainHead(head_row.global_seq, head_row.hash))
+        try:
+            # The unique (case_id, seq) is the last guard against two deciders on one case.
+            with self._session.begin_nested():
+                self._session.execute(insert(CaseEventRow), [_event_values(e) for e in sealed])
+        except IntegrityError:
+            raise ConcurrentChange({e.case_id for e in sealed}) from None
+        head_row.global_seq = sealed[-1].global_seq
+        head_row.hash = sealed[-1].hash
+        self._session.flush()
+        return sealed
+
+    def record_anchor(self, at: datetime) -> ChainHead:
+        """Copy the current head to the anchors, so that a later cut of the tail shows."""
+        head = self.head()
+        self._session.add(
+            AuditAnchorRow(global_seq=head.global_seq, hash=head.hash, recorded_at=at)
+        )
+        self._session.flush()
+        return head
+
+    def head(self) -> ChainHead:
+        row = self._session.get_one(AuditHeadRow, 1)
+        return ChainHead(row.global_seq, row.hash)
+
+    def anchors(self) -> list[ChainHead]:
+        """Every recorded head, and the head row itself, for `verify_chain`."""
+        rows = self._session.execute(
+            select(AuditAnchorRow.global_seq, AuditAnchorRow.hash).order_by(AuditAnchorRow.id)
+        )
+        return [*(ChainHead(g, h) for g, h in rows), self.head()]
+
+    def all_events(self) -> list[CaseEvent]:
+        """The whole log in storage order, which is what verification must look at."""
+        rows = self._session.scalars(select(CaseEventRow).order_by(CaseEventRow.id))
+        return [_event(r) for r in rows]
+
+    # The projection
+
+    def save_projection(self, case_id: int, case: Case, sweep_at: datetime | None) -> None:
+        """Write the read model of one case from its replayed state."""
+        codes = case.grid_codes
+        values: dict[str, Any] = {
+            column: codes.get(level) for level, column in PATH_COLUMNS.items()
+        }
+        values.update(
+            state=case.state.value,
+            category_code=case.category_code,
+            layer_id=case.layer_id,
+            special_codes=special_codes(codes),
+            owning_level=case.owning_level.value,
+            owning_code=case.owning_code,
+            assignee_department=case.assignee_department,
+            assignee_person=case.assignee_person,
+            accept_due=case.accept_due,
+            handle_due=case.handle_due,
+            created_at=case.reported_at,
+            updated_at=case.updated_at,
+            filed_at=case.filed_at,
+            dispatched_at=case.dispatched_at,
+            closed_at=case.closed_at,
+            return_count=case.return_count,
+            escalation_count=len(case.escalations),
+            supervised_count=case.supervise_count,
+            satisfaction=case.satisfaction.value if case.satisfaction else None,
+            merged_into=int(case.merged_into) if case.merged_into else None,
+            last_seq=case.seq,
+            sweep_at=sweep_at,
+        )
+        self._session.execute(update(CaseRow).where(CaseRow.id == case_id).values(**values))
+
+    def rebuild_projection(self, case_id: int, sweep_at: SweepAt) -> Case:
+        """Rewrite one case's projection from its events; returns the replayed case."""
+        case = self.case(case_id)
+        self.save_projection(case_id, case, sweep_at(case))
+        return case
+
+    def projection(self, case_id: int) -> dict[str, Any]:
+        """The projection row as plain values, for dashboards and tests."""
+        row = self._session.get(CaseRow, case_id)
+        if row is None:
+            raise NotFound("case 工单", case_id)
+        return {c.key: getattr(row, c.key) for c in CaseRow.__mapper__.column_attrs}
+
+
+def _report(row: ReportRow) -> StoredReport:
+    return StoredReport(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        received_at=row.received_at,
+        reported_at=row.reported_at,
+        text=row.text,
+        address=row.address,
+        lon=row.lon,
+        lat=row.lat,
+        crs=row.crs,
+        reporter_name=row.reporter_name,
+        reporter_phone=row.reporter_phone,
+        category_code=row.category_code,
+        payload=dict(row.payload),
+        case_id=row.case_id,
+    )
+
+
+def _event_values(event: CaseEvent) -> dict[str, Any]:
+    return {
+        "global_seq": event.global_seq,
+        "case_id": int(event.case_id),
+        "seq": event.seq,
+        "action": event.action.value,
+        "kind": event.kind,
+        "actor_id": event.actor_id,
+        "role": event.role.value,
+        "at": event.at,
+        "reason": event.reason,
+        "payload": dict(event.payload),
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _event(row: CaseEventRow) -> CaseEvent:
+    return CaseEvent(
+        case_id=str(row.case_id),
+        seq=row.seq,
+        action=Action(row.action),
+        actor_id=row.actor_id,
+        role=Role(row.role),
+        at=row.at,
+        reason=row.reason,
+        payload=row.payload,
+        global_seq=row.global_seq,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
