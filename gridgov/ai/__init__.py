@@ -1,0 +1,1 @@
+"""AI assistance behind small protocols: classify, deduplicate. Pure compute, no SQL, no HTTP."""
