@@ -21,8 +21,9 @@ def runtime_from(ctx: click.Context) -> Runtime:
     """Build the runtime once per invocation, on first use, so `--help` never touches the store."""
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
-        obj["runtime"] = runtime = build_runtime(load_settings())
-        ctx.find_root().call_on_close(runtime.close)
+        built = build_runtime(load_settings())
+        ctx.find_root().call_on_close(built.close)
+        obj["runtime"] = built
     runtime: Runtime = obj["runtime"]
     return runtime
 

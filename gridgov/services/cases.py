@@ -148,6 +148,12 @@ class CaseService:
 
     # Reports
 
+    def report_id(self, channel: str, external_id: str) -> int | None:
+        """The id of the report a channel already sent under this external id, if any."""
+        with self._sessions() as session:
+            stored = CaseRepository(session).report_by_key(channel, external_id)
+        return stored.id if stored is not None else None
+
     def submit_report(self, report: NewReport, actor: Actor) -> tuple[int, Case]:
         """Store a report and open its case, exactly once per (channel, external_id)."""
         self._check_report(report)
