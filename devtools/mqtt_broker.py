@@ -32,7 +32,9 @@ class TempBroker:
     @classmethod
     def start(cls) -> TempBroker:
         if not MOSQUITTO.exists():
-            raise BrokerUnavailable("mosquitto is not installed; run scripts/install-debian-packages")
+            raise BrokerUnavailable(
+                "mosquitto is not installed; run scripts/install-debian-packages"
+            )
         directory = Path(tempfile.mkdtemp(prefix="gridgov-mqtt-"))
         port = _free_port()
         config = directory / "mosquitto.conf"
