@@ -1,0 +1,354 @@
+"""Cross-channel duplicates (并单): does a new report describe a problem an open case already has?
+
+A report is compared with the recent reports of open cases near it. Distance and time are gates
+(beyond them nothing is a duplicate); inside them a score adds closeness, recency, category
+agreement and text similarity, and subtracts for conflicting details ("3号楼" vs "7号楼", "东侧"
+vs "西侧", two different roads). The finder is deliberately conservative: a wrong merge hides a
+real problem until someone notices, a missed merge only costs a second dispatch. `RecentIndex`
+keeps the recent signatures in a spatial grid so that a lookup scores only its neighbours.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from gridgov.ai.classifier import CategoryTree
+from gridgov.ai.text import compare_details, similarity
+from gridgov.ai.text import details as text_details
+from gridgov.ai.text import tokens as text_tokens
+
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON_EQUATOR = 111_320.0
+
+# Weights of the score; tuned on `gridgov.ai.bursts` (docs/ai.md gives the measured effect).
+W_CLOSENESS = 0.35
+W_RECENCY = 0.05
+W_TEXT = 0.40
+W_DETAIL_AGREES = 0.10  # per kind of detail both state alike (road, side, building …)
+CATEGORY_SCORES = {"same": 0.25, "sibling": 0.10, "unknown": 0.0, "other_taxonomy": 0.0}
+MIN_ACCURACY_M = 15.0  # no location is better than this, whatever the device claims
+CATEGORY_CONFLICT = -0.40
+# Two reports that name different buildings, sides or roads are two places, whatever else agrees.
+DETAIL_CONFLICT = -1.0
+DEFAULT_THRESHOLD = 0.80
+DEFAULT_REVIEW_THRESHOLD = 0.45
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSignature:
+    """What duplicate detection knows of one report; build it with `ReportSignature.of`.
+
+    `category_code` is the finest category known (the channel's own leaf, else the classifier's
+    top suggestion); `accuracy_m` is the radius of the location's uncertainty (a GPS fix's
+    accuracy, a geocoded address's match radius), which widens the distance gate.
+    """
+
+    id: str
+    case_id: str
+    channel: str
+    lon: float
+    lat: float
+    at: datetime
+    category_code: str | None
+    text: str
+    tokens: frozenset[str]
+    details: frozenset[str] = frozenset()
+    accuracy_m: float = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        id: str,
+        case_id: str,
+        channel: str,
+        lon: float,
+        lat: float,
+        at: datetime,
+        category_code: str | None,
+        text: str,
+        accuracy_m: float = 0.0,
+    ) -> ReportSignature:
+        """A signature with its tokens and details computed from `text` (jieba runs here)."""
+        return cls(
+            id, case_id, channel, lon, lat, at, category_code, text,
+            text_tokens(text), text_details(text), accuracy_m,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One piece of evidence shown to the operator, in both languages."""
+
+    key: str  # distance | time | text | category | details
+    value: float
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateDecision:
+    """`same_as`: the case to join automatically, or None for a new case.
+
+    `review_case` is set when the best match scored between the review threshold and the merge
+    threshold: not merged, but shown to the operator as a possible duplicate. `reasons` explain the
+    best match either way.
+    """
+
+    same_as: str | None
+    score: float
+    matched_report_id: str | None = None
+    review_case: str | None = None
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    report: ReportSignature
+    score: float
+    distance_m: float
+    minutes: float
+    text: float
+    category: str
+    agrees: tuple[str, ...]
+    conflicts: tuple[str, ...]
+
+
+class DuplicateFinder:
+    """Scores a new report against recent ones and names the case it duplicates, if any."""
+
+    def __init__(
+        self,
+        distance_m: float = 150.0,
+        window: timedelta = timedelta(hours=72),
+        threshold: float = DEFAULT_THRESHOLD,
+        review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+        taxonomy: CategoryTree | None = None,
+    ) -> None:
+        if distance_m <= 0 or window <= timedelta(0):
+            raise ValueError("distance_m and window must be positive")
+        if review_threshold > threshold:
+            raise ValueError("review_threshold must not exceed threshold")
+        self.distance_m = distance_m
+        self.window = window
+        self.threshold = threshold
+        self.review_threshold = review_threshold
+        self._taxonomy = taxonomy
+
+    @property
+    def reach_m(self) -> float:
+        """The widest distance gate, reached when a location is at least `distance_m` uncertain."""
+        return 2 * self.distance_m
+
+    def find(
+        self, candidate: ReportSignature, recent: Sequence[ReportSignature]
+    ) -> DuplicateDecision:
+        """The case `candidate` duplicates among `recent`, or a decision with `same_as=None`."""
+        by_case: dict[str, list[_Evidence]] = {}
+        for other in recent:
+            if other.id == candidate.id:
+                continue
+            evidence = self._evidence(candidate, other)
+            if evidence is not None:
+                by_case.setdefault(other.case_id, []).append(evidence)
+        best_case, best = None, None
+        for case_id, items in by_case.items():
+            top = max(items, key=lambda e: e.score)
+            # A detail that contradicts any report of the case counts, not only the best-matching
+            # one: the case is one problem, so every report of it describes the same place.
+            conflicts = tuple(dict.fromkeys(c for e in items for c in e.conflicts))
+            if conflicts and not top.conflicts:
+                top = replace(top, conflicts=conflicts, score=top.score + DETAIL_CONFLICT)
+            if best is None or top.score > best.score:
+                best_case, best = case_id, top
+        if best is None:
+            return DuplicateDecision(None, 0.0)
+        score = round(best.score, 3)
+        joined = best_case if score >= self.threshold else None
+        review = best_case if joined is None and score >= self.review_threshold else None
+        return DuplicateDecision(joined, score, best.report.id, review, _reasons(best))
+
+    def _evidence(self, a: ReportSignature, b: ReportSignature) -> _Evidence | None:
+        seconds = abs((a.at - b.at).total_seconds())
+        window = self.window.total_seconds()
+        if seconds > window:
+            return None
+        reach = self.distance_m + min(max(a.accuracy_m, b.accuracy_m), self.distance_m)
+        distance = distance_m(a.lon, a.lat, b.lon, b.lat)
+        if distance > reach:
+            return None
+        text = similarity(a.tokens, b.tokens)
+        category = self.category_relation(a.category_code, b.category_code)
+        agrees, conflicts = compare_details(a.details, b.details)
+        # Closeness is measured against the two locations' combined error, on a Gaussian curve: a
+        # nearby different problem is typically farther than the error, the same problem within it.
+        error = math.hypot(max(a.accuracy_m, MIN_ACCURACY_M), max(b.accuracy_m, MIN_ACCURACY_M))
+        score = (
+            W_CLOSENESS * math.exp(-0.5 * (distance / error) ** 2)
+            + W_RECENCY * (1 - seconds / window)
+            + W_TEXT * text
+            + CATEGORY_SCORES.get(category, CATEGORY_CONFLICT)
+            + W_DETAIL_AGREES * len(agrees)
+            + (DETAIL_CONFLICT if conflicts else 0.0)
+        )
+        return _Evidence(
+            b, score, distance, seconds / 60, text, category, tuple(agrees), tuple(conflicts)
+        )
+
+    def category_relation(self, a: str | None, b: str | None) -> str:
+        """same | sibling | unknown | other_taxonomy | conflict; without a taxonomy, codes that
+        differ conflict."""
+        if a is None or b is None:
+            return "unknown"
+        if a == b:
+            return "same"
+        if self._taxonomy is None:
+            return "conflict"
+        left, right = self._taxonomy.get(a), self._taxonomy.get(b)
+        if left is None or right is None:
+            return "unknown"
+        if _FAMILIES.get(left.source, left.source) != _FAMILIES.get(right.source, right.source):
+            # A hotline class and a 数字城管 class describe a problem on different axes.
+            return "other_taxonomy"
+        if left.parent_code is not None and left.parent_code == right.parent_code:
+            return "sibling"
+        return "conflict"
+
+
+# 数字城管 components and events are two halves of one standard (CJ/T 214): a cover and a garbage
+# pile conflict, whereas a hotline class or a sensor alarm is another way of naming a problem.
+_FAMILIES = {"urban_component": "urban", "urban_event": "urban"}
+
+
+_CATEGORY_WORDS = {
+    "same": ("分类相同", "same category"),
+    "sibling": ("同属一个大类", "sibling categories"),
+    "unknown": ("分类未知", "category unknown"),
+    "other_taxonomy": ("分类体系不同，不比较", "different taxonomies, not compared"),
+    "conflict": ("分类冲突", "conflicting categories"),
+}
+
+
+def _reasons(e: _Evidence) -> tuple[Reason, ...]:
+    zh_cat, en_cat = _CATEGORY_WORDS[e.category]
+    reasons = [
+        Reason("distance", round(e.distance_m, 1), f"相距 {e.distance_m:.0f} 米", f"{e.distance_m:.0f} m apart"),
+        Reason("time", round(e.minutes, 1), f"相隔 {e.minutes:.0f} 分钟", f"{e.minutes:.0f} min apart"),
+        Reason("text", round(e.text, 3), f"文本相似度 {e.text:.2f}", f"text similarity {e.text:.2f}"),
+        Reason("category", CATEGORY_SCORES.get(e.category, CATEGORY_CONFLICT), zh_cat, en_cat),
+    ]  # fmt: skip
+    if e.agrees:
+        shown = "、".join(_DETAIL_WORDS.get(k, k) for k in e.agrees)
+        reasons.append(
+            Reason("details", W_DETAIL_AGREES * len(e.agrees), f"细节一致：{shown}", f"details agree: {', '.join(e.agrees)}")
+        )  # fmt: skip
+    if e.conflicts:
+        shown = "; ".join(e.conflicts)
+        reasons.append(
+            Reason("details", DETAIL_CONFLICT, f"细节不一致：{shown}", f"details differ: {shown}")
+        )
+    return tuple(reasons)
+
+
+_DETAIL_WORDS = {"road": "道路", "dir": "方位", "楼": "楼号", "单元": "单元", "号": "门牌号"}
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Metres between two WGS84 points; equirectangular, exact to well under 1% within 10 km."""
+    scale = math.cos(math.radians((lat1 + lat2) / 2)) * _M_PER_DEG_LON_EQUATOR
+    return math.hypot((lon2 - lon1) * scale, (lat2 - lat1) * _M_PER_DEG_LAT)
+
+
+@dataclass(slots=True)
+class RecentIndex:
+    """Recent signatures in square cells of `cell_m`, forgotten after `window`.
+
+    A lookup reads the 3×3 cells around the point, so `cell_m` must be at least the finder's
+    `reach_m`; `for_finder` sizes it so. Closed or rejected cases are taken out with `remove_case`.
+    """
+
+    cell_m: float
+    window: timedelta
+    _cells: dict[tuple[int, int], dict[str, ReportSignature]] = field(default_factory=dict)
+    _by_case: dict[str, set[str]] = field(default_factory=dict)
+    _where: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _expiry: list[tuple[datetime, str]] = field(default_factory=list)
+    _lon_scale: float | None = None
+
+    @classmethod
+    def for_finder(cls, finder: DuplicateFinder) -> RecentIndex:
+        return cls(cell_m=finder.reach_m, window=finder.window)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def add(self, signature: ReportSignature) -> None:
+        """Keep `signature` (replacing one with the same id) until `window` after its time."""
+        self.discard(signature.id)
+        cell = self._cell(signature.lon, signature.lat)
+        self._cells.setdefault(cell, {})[signature.id] = signature
+        self._where[signature.id] = cell
+        self._by_case.setdefault(signature.case_id, set()).add(signature.id)
+        heapq.heappush(self._expiry, (signature.at, signature.id))
+
+    def near(self, lon: float, lat: float) -> list[ReportSignature]:
+        """Every kept signature in the 3×3 cells around the point; the finder applies the gates."""
+        cx, cy = self._cell(lon, lat)
+        found: list[ReportSignature] = []
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                cell = self._cells.get((cx + dx, cy + dy))
+                if cell:
+                    found.extend(cell.values())
+        return found
+
+    def evict(self, now: datetime) -> int:
+        """Forget signatures older than `now - window`; returns how many."""
+        cutoff = now - self.window
+        removed = 0
+        while self._expiry and self._expiry[0][0] < cutoff:
+            at, report_id = heapq.heappop(self._expiry)
+            kept = self._signature(report_id)
+            # The heap may hold a stale entry for a signature replaced or removed since.
+            if kept is not None and kept.at == at:
+                self.discard(report_id)
+                removed += 1
+        return removed
+
+    def remove_case(self, case_id: str) -> None:
+        """Forget every report of a case that closed, was rejected or was merged away."""
+        for report_id in list(self._by_case.get(case_id, ())):
+            self.discard(report_id)
+
+    def discard(self, report_id: str) -> None:
+        cell = self._where.pop(report_id, None)
+        if cell is None:
+            return
+        signature = self._cells[cell].pop(report_id)
+        if not self._cells[cell]:
+            del self._cells[cell]
+        ids = self._by_case[signature.case_id]
+        ids.discard(report_id)
+        if not ids:
+            del self._by_case[signature.case_id]
+
+    def of_case(self, case_id: str) -> list[ReportSignature]:
+        """The kept reports of one case, for showing the operator what a report would join."""
+        found = (self._signature(report_id) for report_id in sorted(self._by_case.get(case_id, ())))
+        return [signature for signature in found if signature is not None]
+
+    def _signature(self, report_id: str) -> ReportSignature | None:
+        cell = self._where.get(report_id)
+        return None if cell is None else self._cells[cell][report_id]
+
+    def _cell(self, lon: float, lat: float) -> tuple[int, int]:
+        if self._lon_scale is None:
+            # One scale for the whole index: a city spans well under a degree of latitude.
+            self._lon_scale = math.cos(math.radians(lat)) * _M_PER_DEG_LON_EQUATOR
+        return (
+            math.floor(lon * self._lon_scale / self.cell_m),
+            math.floor(lat * _M_PER_DEG_LAT / self.cell_m),
+        )
