@@ -13,6 +13,7 @@ import click
 from gridgov.bootstrap import Runtime, build_runtime
 from gridgov.config import load_settings
 from gridgov.core.errors import GridGovError, NotFound
+from gridgov.core.geo import Crs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,3 +66,12 @@ def pad(text: str, width: int) -> str:
     """Left-justify for a terminal, where a Chinese character takes two columns."""
     used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
     return text + " " * max(width - used, 0)
+
+
+crs_option = click.option(
+    "--crs",
+    type=click.Choice([c.value for c in Crs]),
+    default="wgs84",
+    show_default=True,
+    help="CRS of the coordinates (gcj02: AMap/Tencent, bd09: Baidu).",
+)

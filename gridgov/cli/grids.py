@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from gridgov.cli.common import pad, reports_errors, runtime_from
+from gridgov.cli.common import crs_option, pad, reports_errors, runtime_from
 from gridgov.core.errors import InvalidInput
 from gridgov.core.geo import Crs
 from gridgov.grids.model import GridLevel
@@ -158,13 +158,7 @@ def export(ctx: click.Context, layer_id: int, path: Path, crs: str) -> None:
 @grids.command()
 @click.argument("lon", type=float)
 @click.argument("lat", type=float)
-@click.option(
-    "--crs",
-    type=click.Choice([c.value for c in Crs]),
-    default="wgs84",
-    show_default=True,
-    help="CRS of the coordinates (gcj02: AMap/Tencent, bd09: Baidu).",
-)
+@crs_option
 @click.option(
     "--layer",
     "layer_id",
@@ -249,13 +243,7 @@ def merge_cmd(
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lon-column", default="lon", show_default=True, help="Column with longitudes.")
 @click.option("--lat-column", default="lat", show_default=True, help="Column with latitudes.")
-@click.option(
-    "--crs",
-    type=click.Choice([c.value for c in Crs]),
-    default="wgs84",
-    show_default=True,
-    help="CRS of the coordinates.",
-)
+@crs_option
 @click.option("--layer", "layer_id", type=int, default=None, help="Layer (default: active).")
 @click.pass_context
 @reports_errors

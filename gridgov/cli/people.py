@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from gridgov.cli.common import pad, reports_errors, runtime_from
+from gridgov.cli.common import crs_option, pad, reports_errors, runtime_from
 from gridgov.cli.grids import COMMIT_HINT
 from gridgov.core.geo import Crs
 from gridgov.grids.people import AssignmentRole, VolunteerTaskStatus
@@ -87,13 +87,7 @@ def assign(
 @people.command()
 @click.argument("lon", type=float)
 @click.argument("lat", type=float)
-@click.option(
-    "--crs",
-    type=click.Choice([c.value for c in Crs]),
-    default="wgs84",
-    show_default=True,
-    help="CRS of the coordinates.",
-)
+@crs_option
 @click.pass_context
 @reports_errors
 def responsible(ctx: click.Context, lon: float, lat: float, crs: str) -> None:
