@@ -16,12 +16,12 @@ import io
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from gridgov.core.errors import InvalidInput
+from gridgov.core.images import exif_gps, exif_time, open_image
 
 MAX_BYTES = 10 * 1024 * 1024
 # 50 megapixels: above every phone camera's default mode, far below a bomb's billions.
@@ -34,9 +34,6 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _FIELD = "photo"
 _EARTH_RADIUS_M = 6_371_008.8
-_DATETIME_ORIGINAL = 0x9003
-_OFFSET_TIME_ORIGINAL = 0x9011
-_DATETIME = 0x0132
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +74,8 @@ def inspect_photo(
         width=image.width,
         height=image.height,
         size_bytes=len(data),
-        exif_gps=_gps(exif),
-        exif_time=_time(exif),
+        exif_gps=exif_gps(exif),
+        exif_time=exif_time(exif),
     )
 
 
@@ -163,30 +160,7 @@ def thumbnail(
 
 
 def _open(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
-    """A fully decoded image, or InvalidInput saying why not."""
-    if len(data) > max_bytes:
-        raise InvalidInput(_FIELD, f"{len(data)} bytes is over the limit of {max_bytes} bytes")
-    if not data:
-        raise InvalidInput(_FIELD, "is empty")
-    try:
-        image = Image.open(io.BytesIO(data), formats=list(_MIME))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow's own guard raises above ~179 MP and warns above ~89 MP; the warning is only an
-        # exception where warnings are errors (the tests), elsewhere our lower limit below
-        # refuses the image. Changing the warning filters here would not be thread-safe.
-        raise InvalidInput(_FIELD, f"too many pixels to decode safely ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise InvalidInput(_FIELD, "is not a JPEG, PNG or WebP image (checked by content)") from exc
-    if image.width * image.height > max_pixels:
-        raise InvalidInput(
-            _FIELD,
-            f"{image.width}×{image.height} pixels is over the limit of {max_pixels} pixels",
-        )
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(_FIELD, f"the image is truncated or corrupt ({exc})") from exc
-    return image
+    return open_image(data, max_bytes=max_bytes, max_pixels=max_pixels, field=_FIELD)
 
 
 def _bare(image: Image.Image) -> Image.Image:
@@ -196,44 +170,6 @@ def _bare(image: Image.Image) -> Image.Image:
     copy.info.clear()
     copy.info.update(keep)
     return copy
-
-
-def _gps(exif: Image.Exif) -> tuple[float, float] | None:
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    try:
-        lat = _degrees(gps[ExifTags.GPS.GPSLatitude], gps.get(ExifTags.GPS.GPSLatitudeRef, "N"))
-        lon = _degrees(gps[ExifTags.GPS.GPSLongitude], gps.get(ExifTags.GPS.GPSLongitudeRef, "E"))
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90) or (lon == 0 and lat == 0):
-        return None
-    return lon, lat
-
-
-def _degrees(dms: tuple[Any, ...], ref: object) -> float:
-    degrees, minutes, seconds = (float(v) for v in dms)
-    value = degrees + minutes / 60 + seconds / 3600
-    reference = ref.decode() if isinstance(ref, bytes) else str(ref)
-    return -value if reference.strip().upper() in ("S", "W") else value
-
-
-def _time(exif: Image.Exif) -> datetime | None:
-    detail = exif.get_ifd(ExifTags.IFD.Exif)
-    text = detail.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
-    if not isinstance(text, str):
-        return None
-    try:
-        taken = datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    offset = detail.get(_OFFSET_TIME_ORIGINAL)
-    if isinstance(offset, str):
-        try:
-            zone = datetime.strptime(offset.strip("\x00 "), "%z").tzinfo
-        except ValueError:
-            return taken
-        return taken.replace(tzinfo=zone)
-    return taken
 
 
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
