@@ -37,6 +37,39 @@ class Settings(BaseSettings):
     locate_cell_size_deg: float = Field(
         0.0002, gt=0, description="Cell size of the point-in-grid raster index, in degrees."
     )
+    intake_trusted_channels: str = Field(
+        "city_management,grid_patrol,iot_sensor",
+        description="Comma-separated channels whose reports are filed and dispatched "
+        "automatically when their category is certain; others wait for an operator.",
+    )
+    intake_address_min_confidence: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="An address located by the gazetteer below this confidence waits for manual "
+        "location instead.",
+    )
+    intake_auto_file_min_confidence: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="A trusted channel's report is filed automatically only when its category "
+        "came from the channel or the classifier is at least this sure.",
+    )
+    intake_classifier: str = Field(
+        "keyword", description="Name of the registered text classifier intake asks."
+    )
+    intake_photo_max_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest photo accepted with a report, in bytes."
+    )
+    intake_batch_size: int = Field(
+        500, gt=0, le=10_000, description="Reports stored per transaction by a batched push."
+    )
+    intake_places: str = Field(
+        "gridgov.sim.places:generate_places",
+        description="`module:function` giving the roads and POIs of the city for the address "
+        "gazetteer, called with the layer's grids; empty for grid names only.",
+    )
     timezone: str = Field("Asia/Shanghai", description="Local time zone of the city.")
     host: str = Field("127.0.0.1", description="Address `gridgov serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `gridgov serve` listens on.")
@@ -58,6 +91,14 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def trusted_channels(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.intake_trusted_channels.split(",") if c.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -182,6 +182,29 @@ class CaseRepository:
         self._session.flush()
         return row.id
 
+    def open_cases(self, created_at: datetime, points: Sequence[tuple[float, float]]) -> list[int]:
+        """`open_case` for many cases in one statement; ids in the order of `points`."""
+        if not points:
+            return []
+        rows = [
+            {
+                "state": "reported",
+                "special_codes": [],
+                "owning_level": "grid",
+                "created_at": created_at,
+                "updated_at": created_at,
+                "return_count": 0,
+                "escalation_count": 0,
+                "supervised_count": 0,
+                "last_seq": 0,
+                "lon": lon,
+                "lat": lat,
+            }
+            for lon, lat in points
+        ]
+        query = insert(CaseRow).returning(CaseRow.id, sort_by_parameter_order=True)
+        return list(self._session.scalars(query, rows))
+
     def lock_cases(self, case_ids: Iterable[int]) -> None:
         """Lock the cases' rows until commit (PostgreSQL); NotFound names a missing case."""
         wanted = sorted(set(case_ids))
@@ -310,35 +333,14 @@ class CaseRepository:
 
     def save_projection(self, case_id: int, case: Case, sweep_at: datetime | None) -> None:
         """Write the read model of one case from its replayed state."""
-        codes = case.grid_codes
-        values: dict[str, Any] = {
-            column: codes.get(level) for level, column in PATH_COLUMNS.items()
-        }
-        values.update(
-            state=case.state.value,
-            category_code=case.category_code,
-            layer_id=case.layer_id,
-            special_codes=special_codes(codes),
-            owning_level=case.owning_level.value,
-            owning_code=case.owning_code,
-            assignee_department=case.assignee_department,
-            assignee_person=case.assignee_person,
-            accept_due=case.accept_due,
-            handle_due=case.handle_due,
-            created_at=case.reported_at,
-            updated_at=case.updated_at,
-            filed_at=case.filed_at,
-            dispatched_at=case.dispatched_at,
-            closed_at=case.closed_at,
-            return_count=case.return_count,
-            escalation_count=len(case.escalations),
-            supervised_count=case.supervise_count,
-            satisfaction=case.satisfaction.value if case.satisfaction else None,
-            merged_into=int(case.merged_into) if case.merged_into else None,
-            last_seq=case.seq,
-            sweep_at=sweep_at,
-        )
+        values = _projection_values(case, sweep_at)
         self._session.execute(update(CaseRow).where(CaseRow.id == case_id).values(**values))
+
+    def save_projections(self, cases: Sequence[tuple[Case, datetime | None]]) -> None:
+        """`save_projection` for many cases as one executemany (a batch of intake)."""
+        if cases:
+            rows = [{"id": int(case.id), **_projection_values(case, at)} for case, at in cases]
+            self._session.execute(update(CaseRow), rows)
 
     def rebuild_projection(self, case_id: int, sweep_at: SweepAt) -> Case:
         """Rewrite one case's projection from its events; returns the replayed case."""
@@ -352,6 +354,36 @@ class CaseRepository:
         if row is None:
             raise NotFound("case 工单", case_id)
         return {c.key: getattr(row, c.key) for c in CaseRow.__mapper__.column_attrs}
+
+
+def _projection_values(case: Case, sweep_at: datetime | None) -> dict[str, Any]:
+    codes = case.grid_codes
+    values: dict[str, Any] = {column: codes.get(level) for level, column in PATH_COLUMNS.items()}
+    values.update(
+        state=case.state.value,
+        category_code=case.category_code,
+        layer_id=case.layer_id,
+        special_codes=special_codes(codes),
+        owning_level=case.owning_level.value,
+        owning_code=case.owning_code,
+        assignee_department=case.assignee_department,
+        assignee_person=case.assignee_person,
+        accept_due=case.accept_due,
+        handle_due=case.handle_due,
+        created_at=case.reported_at,
+        updated_at=case.updated_at,
+        filed_at=case.filed_at,
+        dispatched_at=case.dispatched_at,
+        closed_at=case.closed_at,
+        return_count=case.return_count,
+        escalation_count=len(case.escalations),
+        supervised_count=case.supervise_count,
+        satisfaction=case.satisfaction.value if case.satisfaction else None,
+        merged_into=int(case.merged_into) if case.merged_into else None,
+        last_seq=case.seq,
+        sweep_at=sweep_at,
+    )
+    return values
 
 
 def _report(row: ReportRow) -> StoredReport:

@@ -205,8 +205,16 @@ class ReportRow(Base):
     category_code: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Added by migration 0003 (intake): the masked text roles without the right see, whether the
+    # report is located or waits for a person to place it, and what the pipeline decided.
+    text_masked: Mapped[str | None] = mapped_column(Text)
+    location_status: Mapped[str | None] = mapped_column(String(16))  # located | awaiting_manual
+    intake: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_reports_location_status", "location_status"),
+    )
 
 
 class CaseRow(Base):
@@ -293,3 +301,17 @@ class AuditAnchorRow(Base):
     global_seq: Mapped[int] = mapped_column(Integer, index=True)
     hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+
+
+# Intake. Pushing channels authenticate with a per-channel API key; only its SHA-256 is stored.
+
+
+class IntakeKeyRow(Base):
+    __tablename__ = "intake_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,210 @@
+"""What intake stores beyond the case loop: reports stored many at a time, the queue of reports
+waiting for manual location, and the channels' API keys (their SHA-256 only).
+
+The caller owns the transaction, as for `CaseRepository`; a batch takes the locks in the order
+that module documents (write lock, case rows, audit head).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gridgov.core.errors import NotFound
+from gridgov.store.cases import CaseRepository, ReportExists
+from gridgov.store.tables import CaseRow, IntakeKeyRow, ReportRow
+
+LOCATED = "located"
+AWAITING_MANUAL = "awaiting_manual"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRecord:
+    """A stored report with what intake decided about it."""
+
+    id: int
+    channel: str
+    external_id: str
+    received_at: datetime
+    reported_at: datetime
+    text: str
+    text_masked: str | None
+    address: str | None
+    lon: float | None
+    lat: float | None
+    crs: str
+    reporter_name: str | None
+    reporter_phone: str | None
+    category_code: str | None
+    payload: Mapping[str, Any]
+    case_id: int | None
+    location_status: str | None
+    intake: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeKey:
+    id: int
+    channel: str
+    key_hash: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IntakeRepository:
+    """Batched report rows, the manual location queue and API keys."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.cases = CaseRepository(session)
+
+    # Reports
+
+    def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], IntakeRecord]:
+        """The stored reports among (channel, external_id) keys."""
+        found: dict[tuple[str, str], IntakeRecord] = {}
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._session.scalars(
+                select(ReportRow).where(tuple_(ReportRow.channel, ReportRow.external_id).in_(chunk))
+            )
+            for row in rows:
+                found[(row.channel, row.external_id)] = _record(row)
+        return found
+
+    def add_reports(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert many reports in one statement; `ReportExists` if any key arrived meanwhile."""
+        if not rows:
+            return []
+        query = insert(ReportRow).returning(ReportRow.id, sort_by_parameter_order=True)
+        try:
+            with self._session.begin_nested():
+                return list(self._session.scalars(query, list(rows)))
+        except IntegrityError:
+            raise ReportExists("a report of this batch was stored by another request") from None
+
+    def report(self, report_id: int) -> IntakeRecord:
+        row = self._session.get(ReportRow, report_id)
+        if row is None:
+            raise NotFound("report 上报", report_id)
+        return _record(row)
+
+    def lock_report(self, report_id: int) -> IntakeRecord:
+        """The report, locked until commit (PostgreSQL), for locating it by hand."""
+        query = select(ReportRow).where(ReportRow.id == report_id)
+        if self._session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self._session.scalars(query).one_or_none()
+        if row is None:
+            raise NotFound("report 上报", report_id)
+        return _record(row)
+
+    def awaiting_location(self, limit: int) -> list[IntakeRecord]:
+        """Reports waiting for manual location, oldest first."""
+        rows = self._session.scalars(
+            select(ReportRow)
+            .where(ReportRow.location_status == AWAITING_MANUAL)
+            .order_by(ReportRow.id)
+            .limit(limit)
+        )
+        return [_record(r) for r in rows]
+
+    def set_located(
+        self, report_id: int, lon: float, lat: float, case_id: int, intake: Mapping[str, Any]
+    ) -> None:
+        self._session.execute(
+            update(ReportRow)
+            .where(ReportRow.id == report_id)
+            .values(lon=lon, lat=lat, case_id=case_id, location_status=LOCATED, intake=dict(intake))
+        )
+
+    def set_intake(self, report_id: int, intake: Mapping[str, Any]) -> None:
+        self._session.execute(
+            update(ReportRow).where(ReportRow.id == report_id).values(intake=dict(intake))
+        )
+
+    def open_case_signatures(self, since: datetime, open_states: Sequence[str]) -> list[Any]:
+        """(report id, case id, channel, lon, lat, reported_at, category, text) of located reports
+        since `since` whose case (or the case it merged into) is open, for warming the dedup index."""
+        rows = self._session.execute(
+            select(
+                ReportRow.id,
+                ReportRow.case_id,
+                CaseRow.merged_into,
+                ReportRow.channel,
+                ReportRow.external_id,
+                ReportRow.lon,
+                ReportRow.lat,
+                ReportRow.reported_at,
+                ReportRow.category_code,
+                ReportRow.text,
+                ReportRow.intake,
+            )
+            .join(CaseRow, CaseRow.id == ReportRow.case_id)
+            .where(ReportRow.reported_at >= since, ReportRow.lon.is_not(None))
+            .where(CaseRow.state.in_([*open_states, "merged"]))
+            .order_by(ReportRow.id)
+        )
+        return list(rows)
+
+    # API keys
+
+    def add_key(self, channel: str, key_hash: str, label: str, at: datetime) -> int:
+        row = IntakeKeyRow(channel=channel, key_hash=key_hash, label=label, created_at=at)
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def key_by_hash(self, key_hash: str) -> IntakeKey | None:
+        row = self._session.scalars(
+            select(IntakeKeyRow).where(IntakeKeyRow.key_hash == key_hash)
+        ).one_or_none()
+        return None if row is None else _key(row)
+
+    def keys(self) -> list[IntakeKey]:
+        rows = self._session.scalars(select(IntakeKeyRow).order_by(IntakeKeyRow.id))
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id: int, at: datetime) -> IntakeKey:
+        row = self._session.get(IntakeKeyRow, key_id)
+        if row is None:
+            raise NotFound("intake key 接入密钥", key_id)
+        if row.revoked_at is None:
+            row.revoked_at = at
+            self._session.flush()
+        return _key(row)
+
+
+def _record(row: ReportRow) -> IntakeRecord:
+    return IntakeRecord(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        received_at=row.received_at,
+        reported_at=row.reported_at,
+        text=row.text,
+        text_masked=row.text_masked,
+        address=row.address,
+        lon=row.lon,
+        lat=row.lat,
+        crs=row.crs,
+        reporter_name=row.reporter_name,
+        reporter_phone=row.reporter_phone,
+        category_code=row.category_code,
+        payload=dict(row.payload),
+        case_id=row.case_id,
+        location_status=row.location_status,
+        intake=dict(row.intake or {}),
+    )
+
+
+def _key(row: IntakeKeyRow) -> IntakeKey:
+    return IntakeKey(row.id, row.channel, row.key_hash, row.label, row.created_at, row.revoked_at)
