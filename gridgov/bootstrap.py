@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridgov.ai.classifier import classifier
+from gridgov.ai.duplicates import DuplicateFinder
 from gridgov.config import Settings
 from gridgov.core.clock import Clock, SystemClock
+from gridgov.core.errors import InvalidInput
+from gridgov.services.accounts import AccountService
 from gridgov.services.cases import CaseService
 from gridgov.services.grid_admin import GridAdmin
+from gridgov.services.intake import IntakeOptions, IntakeService
+from gridgov.services.intake_locate import Placer, PlacesProvider
 from gridgov.services.locating import GridLocating, IndexParameters
 from gridgov.services.people import PeopleService
 from gridgov.store.db import make_engine, session_factory
+from gridgov.store.files import FileStore
 from gridgov.workflow.calendar import WorkingCalendar
 from gridgov.workflow.categories import load_taxonomy
 from gridgov.workflow.routing import load_responsibilities
@@ -29,6 +37,8 @@ class Runtime:
     locating: GridLocating
     people: PeopleService
     cases: CaseService
+    intake: IntakeService
+    accounts: AccountService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -57,6 +67,26 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         responsibilities=load_responsibilities(taxonomy),
         calendar=WorkingCalendar.default(),
     )
+    intake = IntakeService(
+        sessions,
+        cases,
+        Placer(
+            locating,
+            threshold=settings.intake_address_min_confidence,
+            places=load_places(settings.intake_places),
+        ),
+        clock,
+        classifier=classifier(settings.intake_classifier, taxonomy),
+        finder=DuplicateFinder(taxonomy=taxonomy),
+        files=FileStore(settings.files_dir),
+        options=IntakeOptions(
+            trusted_channels=settings.trusted_channels,
+            address_min_confidence=settings.intake_address_min_confidence,
+            auto_file_min_confidence=settings.intake_auto_file_min_confidence,
+            photo_max_bytes=settings.intake_photo_max_bytes,
+            batch_size=settings.intake_batch_size,
+        ),
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -66,4 +96,31 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         locating=locating,
         people=PeopleService(sessions, locating, clock),
         cases=cases,
+        intake=intake,
+        accounts=AccountService(
+            sessions,
+            clock,
+            departments={d.code: d.serves for d in cases.responsibilities.departments},
+        ),
     )
+
+
+def load_places(spec: str) -> PlacesProvider | None:
+    """The gazetteer's roads and POIs source named `module:function`, or None for none.
+
+    Named in settings rather than imported here because the demo city's generator lives above
+    this layer (gridgov.sim), and a real city plugs in its own loader the same way.
+    """
+    if not spec.strip():
+        return None
+    module_name, _, attribute = spec.partition(":")
+    try:
+        provider = getattr(importlib.import_module(module_name.strip()), attribute.strip())
+    except (ImportError, AttributeError, ValueError):
+        raise InvalidInput(
+            "GRIDGOV_INTAKE_PLACES", f"cannot load {spec!r}; expected module:function"
+        ) from None
+    if not callable(provider):
+        raise InvalidInput("GRIDGOV_INTAKE_PLACES", f"{spec!r} is not callable")
+    loaded: PlacesProvider = provider
+    return loaded

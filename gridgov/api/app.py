@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gridgov import __version__
+from gridgov.api.auth import install_auth
+from gridgov.api.intake import intake_router
 from gridgov.bootstrap import Runtime
 from gridgov.core.errors import Conflict, InvalidInput, NotFound
 from gridgov.core.geo import Crs
@@ -17,6 +19,7 @@ from gridgov.core.geo import Crs
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="gridgov 网格化治理", version=__version__)
     app.state.runtime = runtime
+    install_auth(app, runtime.accounts)
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
@@ -68,6 +71,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         layer: Annotated[int | None, Query(description="layer version; default active")] = None,
     ) -> dict[str, Any]:
         return runtime.locating.locate(lon, lat, crs=crs, layer_id=layer).as_dict()
+
+    app.include_router(intake_router(runtime))
 
     @app.get("/", response_class=HTMLResponse)
     def home() -> str:

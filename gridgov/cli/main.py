@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gridgov import __version__
-from gridgov.cli import audit, cases, db, grids, people, serve, sim
+from gridgov.cli import accounts, audit, cases, db, grids, intake, people, sensors, serve, sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,9 @@ cli.add_command(db.db)
 cli.add_command(grids.grids)
 cli.add_command(people.people)
 cli.add_command(cases.cases)
+cli.add_command(intake.intake)
+cli.add_command(sensors.sensors)
+cli.add_command(accounts.accounts)
 cli.add_command(audit.audit)
 cli.add_command(sim.sim)
 cli.add_command(serve.serve)
