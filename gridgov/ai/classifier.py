@@ -65,7 +65,17 @@ def _keyword_factory(taxonomy: CategoryTree) -> TextClassifier:
     return KeywordClassifier.from_file(taxonomy=taxonomy)
 
 
-_registry: dict[str, ClassifierFactory] = {"keyword": _keyword_factory}
+def _hotline_factory(taxonomy: CategoryTree) -> TextClassifier:
+    # Imported here: the model module needs numpy and scipy, which keyword users never load.
+    from gridgov.ai.model import hotline_factory
+
+    return hotline_factory(taxonomy)
+
+
+_registry: dict[str, ClassifierFactory] = {
+    "keyword": _keyword_factory,
+    "hotline-linear": _hotline_factory,
+}
 
 
 def register(name: str, factory: ClassifierFactory, *, replace: bool = False) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gridgov import __version__
-from gridgov.cli import accounts, audit, cases, db, grids, intake, people, sensors, serve, sim
+from gridgov.cli import accounts, ai, audit, cases, db, grids, intake, people, sensors, serve, sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +27,7 @@ cli.add_command(sensors.sensors)
 cli.add_command(accounts.accounts)
 cli.add_command(audit.audit)
 cli.add_command(sim.sim)
+cli.add_command(ai.ai)
 cli.add_command(serve.serve)
 
 

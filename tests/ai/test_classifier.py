@@ -159,5 +159,5 @@ def test_a_registered_classifier_is_built_by_name_and_names_are_unique(
 
 
 def test_an_unknown_classifier_name_lists_the_registered_ones(taxonomy: Taxonomy) -> None:
-    with pytest.raises(NotFound, match="registered: keyword"):
+    with pytest.raises(NotFound, match=r"registered: .*keyword"):
         classifier("bert", taxonomy)
