@@ -74,11 +74,24 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `gridgov serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `gridgov serve` listens on.")
 
+    hotline_callback_url: str = Field(
+        "",
+        description="Base URL of the 12345 platform's status interface "
+        "(POST {url}/orders/{order}/status); empty: no status is sent.",
+    )
+    hotline_callback_token: str = Field(
+        "", description="Bearer token for the 12345 status interface."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError(
                 "GRIDGOV_SECRET_KEY must be set to a real secret when GRIDGOV_ENV=prod"
+            )
+        if self.env == "prod" and self.hotline_callback_url and not self.hotline_callback_token:
+            raise ValueError(
+                "GRIDGOV_HOTLINE_CALLBACK_TOKEN must be set when GRIDGOV_HOTLINE_CALLBACK_URL is"
             )
         return self
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 import click
 
 from gridgov import __version__
-from gridgov.cli import accounts, ai, audit, cases, db, grids, intake, people, sensors, serve, sim
+from gridgov.cli import (
+    accounts,
+    ai,
+    audit,
+    cases,
+    db,
+    grids,
+    hotline,
+    intake,
+    people,
+    sensors,
+    serve,
+    sim,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +36,7 @@ cli.add_command(grids.grids)
 cli.add_command(people.people)
 cli.add_command(cases.cases)
 cli.add_command(intake.intake)
+cli.add_command(hotline.hotline)
 cli.add_command(sensors.sensors)
 cli.add_command(accounts.accounts)
 cli.add_command(audit.audit)

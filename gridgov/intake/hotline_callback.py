@@ -31,6 +31,8 @@ class HotlineStatus(StrEnum):
     RETURNED = "returned"
     EXTENSION_REQUESTED = "extension_requested"
     HANDLED = "handled"
+    EVALUATED = "evaluated"
+    REOPENED = "reopened"
 
     @property
     def label_zh(self) -> str:
@@ -43,11 +45,21 @@ _LABELS = {
     HotlineStatus.RETURNED: "退单",
     HotlineStatus.EXTENSION_REQUESTED: "申请延期",
     HotlineStatus.HANDLED: "办结反馈",
+    HotlineStatus.EVALUATED: "回访",
+    HotlineStatus.REOPENED: "重办",
 }
 
 
 class HotlineCallback(Protocol):
-    def send_status(self, order_id: str, status: HotlineStatus, note: str, at: datetime) -> None:
+    def send_status(
+        self,
+        order_id: str,
+        status: HotlineStatus,
+        note: str,
+        at: datetime,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
         """Tell the platform the order's new status; raises HotlineCallbackError if it did not."""
 
 
@@ -81,8 +93,9 @@ class HttpHotlineCallback:
 
     Only the configured base_url is ever called: a callback URL that arrived inside a pushed
     payload is never followed, so our token cannot be sent to a host someone else chose.
-    Each status carries an Idempotency-Key derived from (order, status, time), so a retry after a
-    timeout that did reach the platform is recognisable there as the same update.
+    Each status carries an Idempotency-Key, so a retry after a timeout that did reach the platform
+    is recognisable there as the same update: the caller's key if given (the notifier derives one
+    from the order and the event's place in the log), else one derived from (order, status, time).
     """
 
     def __init__(
@@ -117,7 +130,15 @@ class HttpHotlineCallback:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send_status(self, order_id: str, status: HotlineStatus, note: str, at: datetime) -> None:
+    def send_status(
+        self,
+        order_id: str,
+        status: HotlineStatus,
+        note: str,
+        at: datetime,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
         if at.tzinfo is None:
             raise ValueError("at must be an aware datetime")
         local = at.astimezone(_CHINA_TZ).isoformat(timespec="seconds")
@@ -128,7 +149,10 @@ class HttpHotlineCallback:
             "note": note,
             "at": local,
         }
-        key = hashlib.sha256(f"{order_id}\n{status.value}\n{local}".encode()).hexdigest()
+        key = (
+            idempotency_key
+            or hashlib.sha256(f"{order_id}\n{status.value}\n{local}".encode()).hexdigest()
+        )
         url = f"/orders/{quote(order_id, safe='')}/status"
         last_error = ""
         for attempt in range(1, self._attempts + 1):
