@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.core.errors import NotFound
-from gridgov.store.cases import CaseRepository, ReportExists
+from gridgov.store.cases import CaseRepository, ReportExists, core_table
 from gridgov.store.tables import CaseRow, IntakeKeyRow, ReportRow
 
 LOCATED = "located"
@@ -84,10 +84,12 @@ class IntakeRepository:
         """Insert many reports in one statement; `ReportExists` if any key arrived meanwhile."""
         if not rows:
             return []
-        query = insert(ReportRow).returning(ReportRow.id, sort_by_parameter_order=True)
+        # Core, not the ORM bulk path (see `CaseRepository.open_cases`).
+        table = core_table(ReportRow)
+        query = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         try:
             with self._session.begin_nested():
-                return list(self._session.scalars(query, list(rows)))
+                return list(self._session.execute(query, list(rows)).scalars())
         except IntegrityError:
             raise ReportExists("a report of this batch was stored by another request") from None
 

@@ -83,3 +83,9 @@ def test_the_first_segmentation_writes_nothing_to_stderr() -> None:
     result = _run("from gridgov.ai.text import words; print(words('小区门口井盖丢失了'))")
     assert "井盖" in result.stdout
     assert result.stderr == ""
+
+
+def test_tokens_are_the_character_pairs_left_once_stopwords_are_cut_out() -> None:
+    assert tokens("请尽快处理：井盖丢失！") == {"~井盖", "~盖丢", "~丢失"}
+    assert tokens("坑") == {"坑"}
+    assert tokens("请尽快处理") == frozenset()
