@@ -83,6 +83,20 @@ class Settings(BaseSettings):
         "", description="Bearer token for the 12345 status interface."
     )
 
+    open311_jurisdiction_id: str = Field(
+        "gridgov", description="Open311 jurisdiction_id this deployment answers to."
+    )
+    open311_contact: str = Field(
+        "12345 市民服务热线 / the 12345 citizen hotline",
+        description="Contact shown in Open311 discovery.",
+    )
+    open311_reads_per_minute: int = Field(
+        120, gt=0, description="Open311 GETs allowed per client address and route per minute."
+    )
+    open311_posts_per_10_minutes: int = Field(
+        10, gt=0, description="Open311 reports allowed per client address per 10 minutes."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from gridgov import __version__
 from gridgov.api.auth import install_auth
 from gridgov.api.intake import intake_router
+from gridgov.api.open311.routes import open311_router
+from gridgov.api.residents import residents_router
 from gridgov.bootstrap import Runtime
 from gridgov.core.errors import Conflict, InvalidInput, NotFound
 from gridgov.core.geo import Crs
@@ -73,6 +75,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         return runtime.locating.locate(lon, lat, crs=crs, layer_id=layer).as_dict()
 
     app.include_router(intake_router(runtime))
+    app.include_router(open311_router(runtime))
+    app.include_router(residents_router(runtime))
 
     @app.get("/", response_class=HTMLResponse)
     def home() -> str:
