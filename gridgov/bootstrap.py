@@ -18,6 +18,7 @@ from gridgov.services.cases import CaseService
 from gridgov.services.grid_admin import GridAdmin
 from gridgov.services.intake import IntakeOptions, IntakeService
 from gridgov.services.intake_locate import Placer, PlacesProvider
+from gridgov.services.learning import LearningOptions, LearningService, learned_classifier
 from gridgov.services.locating import GridLocating, IndexParameters
 from gridgov.services.people import PeopleService
 from gridgov.store.db import make_engine, session_factory
@@ -39,6 +40,7 @@ class Runtime:
     cases: CaseService
     intake: IntakeService
     accounts: AccountService
+    learning: LearningService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -59,6 +61,18 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     )
     # The shipped category taxonomy, responsibility list and holiday table; a city edits those files.
     taxonomy = load_taxonomy()
+    learning = LearningService(
+        sessions,
+        clock,
+        taxonomy=taxonomy,
+        models_dir=settings.models_dir,
+        options=LearningOptions(
+            margin=settings.learning_promotion_margin,
+            max_recall_drop=settings.learning_max_recall_drop,
+            min_eval_examples=settings.learning_min_eval_examples,
+            min_per_class=settings.learning_min_per_class,
+        ),
+    )
     cases = CaseService(
         sessions,
         locating,
@@ -66,6 +80,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         taxonomy=taxonomy,
         responsibilities=load_responsibilities(taxonomy),
         calendar=WorkingCalendar.default(),
+        on_filed=learning.record,
     )
     intake = IntakeService(
         sessions,
@@ -76,7 +91,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             places=load_places(settings.intake_places),
         ),
         clock,
-        classifier=classifier(settings.intake_classifier, taxonomy),
+        classifier=learned_classifier(
+            classifier(settings.intake_classifier, taxonomy), settings.models_dir, taxonomy
+        ),
         finder=DuplicateFinder(taxonomy=taxonomy),
         files=FileStore(settings.files_dir),
         options=IntakeOptions(
@@ -102,6 +119,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             clock,
             departments={d.code: d.serves for d in cases.responsibilities.departments},
         ),
+        learning=learning,
     )
 
 

@@ -97,6 +97,22 @@ class Settings(BaseSettings):
         10, gt=0, description="Open311 reports allowed per client address per 10 minutes."
     )
 
+    learning_promotion_margin: float = Field(
+        0.005,
+        ge=0,
+        description="A retrained classifier is promoted only if it beats the current one by this "
+        "much accuracy on the fixed evaluation set.",
+    )
+    learning_max_recall_drop: float = Field(
+        0.05, ge=0, le=1, description="…and no class's recall drops by more than this."
+    )
+    learning_min_eval_examples: int = Field(
+        50, gt=0, description="Fewest evaluation examples a promotion may be decided on."
+    )
+    learning_min_per_class: int = Field(
+        20, gt=0, description="Labels per class needed before a first urban model is trained."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:
@@ -114,6 +130,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gridgov.sqlite').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        """Classifiers promoted from operators' labels; they win over the shipped ones."""
+        return self.data_dir / "models"
 
     @property
     def index_dir(self) -> Path:

@@ -126,9 +126,28 @@ def evaluate_command(data_path: Path, model_dir: Path | None) -> None:
 @click.option("--commit", is_flag=True, help="Replace the model shipped in the package.")
 @click.option("--repeats", type=int, default=None, help="Cross-validation repeats (default 3).")
 @click.option("--ablation", is_flag=True, help="Cross-validate each step of the model card too.")
+@click.option(
+    "--from-cases",
+    is_flag=True,
+    help="Retrain from operators' labels (plus --data-dir when present); --commit promotes the "
+    "model into DATA_DIR/models only if it beats the current one. See docs/ai.md.",
+)
+@click.option(
+    "--taxonomy",
+    type=click.Choice(["hotline", "urban"]),
+    default="hotline",
+    show_default=True,
+    help="With --from-cases: which taxonomy's model to retrain.",
+)
 @reports_errors
 def train_command(
-    data_dir: Path, out_dir: Path | None, commit: bool, repeats: int | None, ablation: bool
+    data_dir: Path,
+    out_dir: Path | None,
+    commit: bool,
+    repeats: int | None,
+    ablation: bool,
+    from_cases: bool,
+    taxonomy: str,
 ) -> None:
     """Cross-validate and fit the hotline model from the TipDM files; print the scores as JSON.
 
@@ -139,6 +158,10 @@ def train_command(
 
     from gridgov.ai import training
 
+    if from_cases:
+        from gridgov.cli.learning import train_from_cases
+
+        return train_from_cases(taxonomy, data_dir, commit=commit, repeats=repeats)
     config = training.TrainConfig()
     if repeats is not None:
         config = replace(config, repeats=repeats)

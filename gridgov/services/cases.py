@@ -14,7 +14,7 @@ Errors, beyond the workflow's own refusals (`gridgov.workflow.transitions.Action
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -140,6 +140,7 @@ class CaseService:
         taxonomy: Taxonomy,
         responsibilities: ResponsibilityList,
         calendar: WorkingCalendar,
+        on_filed: Callable[[int, str, Actor], object] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._locating = locating
@@ -147,6 +148,9 @@ class CaseService:
         self.taxonomy = taxonomy
         self.responsibilities = responsibilities
         self.calendar = calendar
+        # Filing is where a person confirms or corrects the proposed category: the learning
+        # service keeps it as a labelled example.
+        self._on_filed = on_filed
 
     # Reports
 
@@ -326,11 +330,14 @@ class CaseService:
         if not code:
             raise InvalidInput("category_code", "立案须确定事件分类 / filing needs a category")
         category = self._leaf(code)
-        return self.perform(
+        filed = self.perform(
             case_id,
             FileCase(category_code=code, owning_level=owning_level(category)),
             actor,
         )
+        if self._on_filed is not None:
+            self._on_filed(case_id, code, actor)
+        return filed
 
     def dispatch(self, case_id: int, actor: Actor, *, department: str | None = None) -> Case:
         """派遣 to `department`, or where the responsibility list routes it; deadlines in working time."""

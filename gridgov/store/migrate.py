@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 # Imported for its tables, so that every comparison with `Base.metadata` sees the accounts too.
 import gridgov.store.accounts  # noqa: F401
 from gridgov.store import hotline_notify as _hotline_tables  # noqa: F401
+from gridgov.store import labels as _label_tables  # noqa: F401
 from gridgov.store.db import make_engine
 from gridgov.store.tables import GRIDS_GEOM_GIST_INDEX
 from gridgov.store.types import Geometry, PostGISGeometry

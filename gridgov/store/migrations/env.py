@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 # Imported for its tables: the accounts module adds them to `Base.metadata`.
 import gridgov.store.accounts  # noqa: F401
 from gridgov.store import hotline_notify as _hotline_tables  # noqa: F401
+from gridgov.store import labels as _label_tables  # noqa: F401
 from gridgov.store.db import make_engine
 from gridgov.store.migrate import AUTOGENERATE_OPTIONS
 from gridgov.store.tables import Base
