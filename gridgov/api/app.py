@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gridgov import __version__
 from gridgov.api.auth import install_auth
+from gridgov.api.cases import cases_router
 from gridgov.api.intake import intake_router
 from gridgov.api.open311.routes import open311_router
 from gridgov.api.residents import residents_router
@@ -74,6 +75,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     ) -> dict[str, Any]:
         return runtime.locating.locate(lon, lat, crs=crs, layer_id=layer).as_dict()
 
+    app.include_router(cases_router(runtime))
     app.include_router(intake_router(runtime))
     app.include_router(open311_router(runtime))
     app.include_router(residents_router(runtime))
