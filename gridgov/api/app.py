@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from gridgov import __version__
 from gridgov.api.auth import install_auth
 from gridgov.api.cases import cases_router
+from gridgov.api.ids import MAX_ROW_ID
 from gridgov.api.intake import intake_router
 from gridgov.api.open311.routes import open311_router
 from gridgov.api.residents import residents_router
@@ -71,7 +72,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         crs: Annotated[
             Crs, Query(description="wgs84, cgcs2000, gcj02 (AMap) or bd09 (Baidu)")
         ] = Crs.WGS84,
-        layer: Annotated[int | None, Query(description="layer version; default active")] = None,
+        layer: Annotated[
+            int | None, Query(ge=1, le=MAX_ROW_ID, description="layer version; default active")
+        ] = None,
     ) -> dict[str, Any]:
         return runtime.locating.locate(lon, lat, crs=crs, layer_id=layer).as_dict()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from gridgov.api.ids import MAX_ROW_ID
 from gridgov.services.accounts import (
     Account,
     AccountLocked,
@@ -212,7 +213,7 @@ def issue_token(
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
     account: Annotated[Account, Depends(current_account)],
     accounts: Annotated[AccountService, Depends(accounts_of)],
 ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gridgov.api.auth import ACTING_ROLE_HEADER, accounts_of, current_account
+from gridgov.api.ids import MAX_ROW_ID
 from gridgov.bootstrap import Runtime
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.intake.privacy import mask
@@ -173,7 +174,7 @@ class ActionBody(BaseModel):
     accept_due: AwareDatetime | None = Field(None, description="签收时限 (reassign, optional)")
     due: AwareDatetime | None = Field(None, description="督办针对的时限 (supervise, optional)")
     grounds: EscalationReason | None = Field(None, description="上报上级的理由类别 (escalate)")
-    into: int | None = Field(None, ge=1, description="并入的工单号 (merge)")
+    into: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="并入的工单号 (merge)")
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -200,7 +201,7 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
 
 AccountDep = Annotated[Account, Depends(current_account)]
 AccountsDep = Annotated[AccountService, Depends(accounts_of)]
-CaseId = Annotated[int, Path(ge=1, description="工单号 / case number")]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="工单号 / case number")]
 
 
 def cases_router(runtime: Runtime) -> APIRouter:

@@ -14,10 +14,11 @@ from datetime import tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridgov.api.ids import MAX_ROW_ID
 from gridgov.api.open311.mapping import iso
 from gridgov.api.ratelimit import Rate, RateLimiter
 from gridgov.bootstrap import Runtime
@@ -31,6 +32,7 @@ from gridgov.workflow.model import CaseState
 
 FAILED_ATTEMPTS = Rate(5, 15 * 60.0)  # wrong digits per case and per address
 REQUESTS = Rate(60, 60.0)  # any request per address and route
+CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="工单号 / case number")]
 
 
 class Proof(BaseModel):
@@ -70,7 +72,7 @@ def residents_router(
         return JSONResponse(status_code=404, content={"error": {"problem": str(exc)}})
 
     @router.post("/cases/{case_id}/follow")
-    def follow(request: Request, case_id: int, proof: Annotated[Proof, Body()]) -> JSONResponse:
+    def follow(request: Request, case_id: CaseId, proof: Annotated[Proof, Body()]) -> JSONResponse:
         """案件进度：凭工单号和手机号后四位 / a case's progress, by its number and phone digits."""
         keys, refused = guarded(request, case_id)
         if refused is not None:
@@ -82,7 +84,7 @@ def residents_router(
         return JSONResponse(content=_view(case, timeline, tz))
 
     @router.post("/cases/{case_id}/rating")
-    def rate(request: Request, case_id: int, rating: Annotated[Rating, Body()]) -> JSONResponse:
+    def rate(request: Request, case_id: CaseId, rating: Annotated[Rating, Body()]) -> JSONResponse:
         """结案后评价 / rate the outcome once the case is closed (once)."""
         keys, refused = guarded(request, case_id)
         if refused is not None:

@@ -200,3 +200,17 @@ def test_the_list_pages_with_limit_and_offset(world: StaffWorld) -> None:
     assert rest["next_offset"] is None
     bad = world.client.get("/api/v1/cases", params={"limit": 0}, headers=headers)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "limit"
+
+
+def test_a_case_number_beyond_the_stores_integers_is_a_422_not_a_database_error(
+    world: StaffWorld,
+) -> None:
+    headers = world.headers("city_admin")
+    huge = 2**63  # found by tests/api/test_openapi_fuzz.py: a 500 on both stores
+    for response in (
+        world.client.get(f"/api/v1/cases/{huge}", headers=headers),
+        world.client.get(f"/api/v1/cases/{2**31}/reports", headers=headers),
+        world.client.post(f"/api/v1/cases/{huge}/actions/file", json={}, headers=headers),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == "path.case_id"

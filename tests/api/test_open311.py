@@ -180,6 +180,9 @@ def test_a_bad_report_gets_the_spec_error_naming_the_field_and_stores_nothing(
         ({"status": "pending"}, "status"),
         ({"page_size": "5000"}, "page_size"),
         ({"service_request_id": "1,abc"}, "service_request_id"),
+        ({"service_request_id": "1,²"}, "service_request_id"),
+        ({"service_request_id": "99999999999"}, "service_request_id"),
+        ({"page": "²"}, "page"),
     ],
 )
 def test_a_malformed_filter_is_400_naming_it(
@@ -195,6 +198,10 @@ def test_unknown_services_requests_and_formats_are_404_in_the_spec_format(world:
         "services/Z9999.json",
         "requests/987654.json",
         "tokens/r987654.json",
+        "requests/²³.json",  # Unicode digits: str.isdigit says yes, int says no
+        "tokens/r²³.json",
+        "requests/99999999999.json",  # beyond PostgreSQL's INTEGER
+        "tokens/r99999999999.json",
         "services.csv",
     ):
         response = world.client.get(f"/open311/v2/{path}")

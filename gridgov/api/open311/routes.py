@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from gridgov.api.ids import row_id
 from gridgov.api.open311 import mapping, xml
 from gridgov.api.open311.mapping import FORMATS, Open311Error, RequestForm, Upload, bad_request
 from gridgov.api.ratelimit import Rate, RateLimiter
@@ -245,9 +246,10 @@ def _category(residents: ResidentService, code: str) -> Any:
 
 
 def _case_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    case_id = row_id(raw)
+    if case_id is None:
         raise Open311Error(404, f"service_request_id: 无此工单 / not found: {raw!r}")
-    return int(raw)
+    return case_id
 
 
 def _notice(case_id: int | None, joined: bool) -> str:
@@ -264,11 +266,11 @@ def _notice(case_id: int | None, joined: bool) -> str:
 
 
 def _token(residents: ResidentService, token: str) -> list[dict[str, Any]]:
-    report_id = token[1:] if token.startswith("r") else ""
-    if not report_id.isdigit() or len(report_id) > 18:
+    report_id = row_id(token[1:]) if token.startswith("r") else None
+    if report_id is None:
         raise Open311Error(404, f"token: 未知 / not found: {token!r}")
     try:
-        receipt = residents.receipt(int(report_id))
+        receipt = residents.receipt(report_id)
     except NotFound:
         raise Open311Error(404, f"token: 未知 / not found: {token!r}") from None
     case_id = receipt.duplicate_of or receipt.case_id
@@ -286,9 +288,10 @@ def _filters(request: Request, residents: ResidentService, now: datetime) -> tup
     if "service_request_id" in q:
         ids = []
         for part in q["service_request_id"].split(","):
-            if not part.strip().isdigit() or len(part.strip()) > 18:
+            case_id = row_id(part.strip())
+            if case_id is None:
                 raise bad_request("service_request_id", f"不是工单号 / not a case number: {part!r}")
-            ids.append(int(part.strip()))
+            ids.append(case_id)
         return Filters(ids=tuple(ids), offset=offset, limit=size), extensions
     codes = tuple(c.strip() for c in q.get("service_code", "").split(",") if c.strip())
     for code in codes:
@@ -321,7 +324,7 @@ def _positive(q: dict[str, str], name: str, default: int) -> int:
     raw = q.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
         raise bad_request(name, f"须为正整数 / must be a positive integer: {raw!r}")
     return int(raw)
 
