@@ -19,6 +19,9 @@ from pathlib import Path
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
+# Tests clone their databases from this one, which already has the postgis extension: cloning
+# takes a fraction of the time `create extension postgis` does.
+POSTGIS_TEMPLATE = "gridgov_template"
 
 
 class ClusterUnavailable(RuntimeError):
@@ -140,6 +143,17 @@ class TempCluster:
             with psycopg.connect(self.dsn(name), autocommit=True) as conn:
                 conn.execute("create extension if not exists postgis")
         return self.url_for(name)
+
+    def clone_database(self, template: str = POSTGIS_TEMPLATE) -> str:
+        """A new database copied from `template`; returns its name."""
+        import uuid
+
+        import psycopg
+
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'create database "{name}" template "{template}"')
+        return name
 
     def drop_database(self, name: str) -> None:
         import psycopg

@@ -8,7 +8,6 @@ postgis extension, which is much faster than creating the extension every time.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from devtools.pg_cluster import ClusterUnavailable, TempCluster
+from devtools.pg_cluster import POSTGIS_TEMPLATE, ClusterUnavailable, TempCluster
 from gridgov.store.db import make_engine, session_factory
 from gridgov.store.migrate import upgrade
 
-TEMPLATE_DATABASE = "gridgov_template"
 SKIP_POSTGRES_ENV = "GRIDGOV_TEST_SKIP_POSTGRES"
 
 
@@ -38,19 +36,10 @@ def pg_cluster() -> Iterator[TempCluster]:
             pytrace=False,
         )
     try:
-        cluster.create_database(TEMPLATE_DATABASE, postgis=True)
+        cluster.create_database(POSTGIS_TEMPLATE, postgis=True)
         yield cluster
     finally:
         cluster.stop()
-
-
-def _fresh_postgres_database(cluster: TempCluster) -> str:
-    import psycopg
-
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template "{TEMPLATE_DATABASE}"')
-    return name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,7 +49,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'gridgov.db'}"
         return
     cluster: TempCluster = request.getfixturevalue("pg_cluster")
-    name = _fresh_postgres_database(cluster)
+    name = cluster.clone_database()
     try:
         yield cluster.url_for(name)
     finally:

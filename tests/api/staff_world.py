@@ -3,7 +3,6 @@ token, and a dispatched case inside street 1 and another in the other district."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,12 +109,8 @@ def module_db_url(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp / 'gridgov.db'}"
         return
-    import psycopg
-
     cluster = request.getfixturevalue("pg_cluster")
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template "gridgov_template"')
+    name = cluster.clone_database()
     try:
         yield cluster.url_for(name)
     finally:

@@ -9,7 +9,7 @@ from shapely.geometry import Point
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from devtools.pg_cluster import TempCluster
+from devtools.pg_cluster import POSTGIS_TEMPLATE, TempCluster
 from gridgov.store.db import StoreUnavailable, make_engine, session_factory
 from gridgov.store.tables import GridRow, LayerRow
 from gridgov.store.types import UtcDateTime
@@ -95,7 +95,7 @@ def test_a_postgresql_database_without_postgis_is_refused_with_the_fix(
 
 
 def test_a_plain_postgresql_url_gets_the_psycopg_driver(pg_cluster: TempCluster) -> None:
-    engine = make_engine(pg_cluster.url_for("gridgov_template").replace("+psycopg", ""))
+    engine = make_engine(pg_cluster.url_for(POSTGIS_TEMPLATE).replace("+psycopg", ""))
     try:
         assert engine.dialect.driver == "psycopg"
     finally:
