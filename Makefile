@@ -32,6 +32,8 @@ demo: setup
 	mkdir -p $(DATA_DIR)
 	$(BIN)/gridgov db upgrade
 	$(BIN)/gridgov sim city --commit --unless-active
+	$(BIN)/gridgov sim staff --commit
+	$(BIN)/gridgov sim events --commit --unless-cases --start $$(date -d '30 days ago' +%F)
 	$(BIN)/gridgov grids locate 113.66 34.75
 	$(BIN)/gridgov serve
 

@@ -14,6 +14,7 @@ from gridgov.bootstrap import Runtime, build_runtime
 from gridgov.config import load_settings
 from gridgov.core.errors import GridGovError, NotFound
 from gridgov.core.geo import Crs
+from gridgov.store import migrate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,11 +23,24 @@ def runtime_from(ctx: click.Context) -> Runtime:
     """Build the runtime once per invocation, on first use, so `--help` never touches the store."""
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
-        built = build_runtime(load_settings())
+        settings = load_settings()
+        require_current_schema(settings.resolved_database_url)
+        built = build_runtime(settings)
         ctx.find_root().call_on_close(built.close)
         obj["runtime"] = built
     runtime: Runtime = obj["runtime"]
     return runtime
+
+
+def require_current_schema(url: str) -> None:
+    """Refuse to work on a store that was never migrated, or is behind this version's schema."""
+    at, newest = migrate.current(url), migrate.head()
+    if at != newest:
+        state = f"at revision {at}" if at else "empty (never migrated)"
+        raise click.ClickException(
+            f"数据库结构不是最新的，请先运行 `gridgov db upgrade` / the store is {state}, this "
+            f"version needs {newest}: run `gridgov db upgrade` first"
+        )
 
 
 def reports_errors(func: F) -> F:

@@ -114,6 +114,60 @@ def city(
 
 @sim.command()
 @click.option(
+    "--password",
+    default=None,
+    help="Password for every demo account (default: the demo password printed below).",
+)
+@click.option("--commit", is_flag=True, help="Create the accounts (otherwise list them).")
+@click.pass_context
+@reports_errors
+def staff(ctx: click.Context, password: str | None, commit: bool) -> None:
+    """Create the demo sign-in accounts (admin, district, street, worker, handler, …).
+
+    One account per kind of desk around the point `make demo` locates (113.66, 34.75), all with
+    the same password, so that every page can be opened after `make demo`. Accounts that exist
+    already are left as they are. Refused when GRIDGOV_ENV=prod.
+    """
+    from gridgov.config import load_settings
+    from gridgov.grids.model import GridLevel
+    from gridgov.sim.staff import DEMO_PASSWORD, DEMO_POINT, demo_accounts
+
+    if load_settings().env == "prod":
+        raise click.UsageError("演示账号不能建在生产库 / refusing to create demo accounts in prod")
+    runtime = runtime_from(ctx)
+    located = runtime.locating.locate(*DEMO_POINT)
+    city = located.location.grids.get(GridLevel.CITY)
+    wanted = demo_accounts(located.location.grids, city.code if city else "410100000000")
+    existing = {account.username for account in runtime.accounts.list()}
+    secret = password or DEMO_PASSWORD
+    for entry in wanted:
+        if entry.username in existing:
+            verb = "已存在 / exists"
+        elif commit:
+            runtime.accounts.create(
+                entry.username,
+                secret,
+                entry.role,
+                scope_code=entry.scope_code,
+                department_code=entry.department_code,
+                display_name=entry.display_name,
+            )
+            verb = "已创建 / created"
+        else:
+            verb = "将创建 / would create"
+        scope = entry.scope_code or entry.department_code or "全市 city"
+        click.echo(
+            f"{verb:<22} {entry.username:<10} {entry.role:<18} {scope:<32} {entry.display_name}"
+        )
+    if commit:
+        shown = "(--password)" if password else secret
+        click.echo(f"演示账号密码 / demo password: {shown}  —  登录 / sign in at /signin")
+    else:
+        click.echo(COMMIT_HINT)
+
+
+@sim.command()
+@click.option(
     "--days",
     type=click.IntRange(1, 366),
     default=30,
@@ -162,6 +216,11 @@ def city(
     is_flag=True,
     help="Write the simulated cases into the configured store (refused when GRIDGOV_ENV=prod).",
 )
+@click.option(
+    "--unless-cases",
+    is_flag=True,
+    help="Do nothing when the store already holds cases (what `make demo` uses).",
+)
 @click.pass_context
 @reports_errors
 def events(
@@ -174,6 +233,7 @@ def events(
     drain_days: int,
     as_json: bool,
     commit: bool,
+    unless_cases: bool,
 ) -> None:
     """Simulate a month of reports and cases on the active grid layer, through the case services.
 
@@ -195,6 +255,13 @@ def events(
     from gridgov.sim.summary import render
 
     settings = load_settings()
+    if unless_cases:
+        from gridgov.workflow.model import Actor, Role
+
+        city_desk = Actor(id="sim:check", role=Role.CENTRE_LEADER)
+        if runtime_from(ctx).cases.cases(city_desk, limit=1):
+            click.echo("已有工单，跳过模拟 / the store holds cases already; nothing simulated")
+            return
     zone = ZoneInfo(settings.timezone)
     plan = Plan(
         start=start.replace(tzinfo=zone),
