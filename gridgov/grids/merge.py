@@ -20,8 +20,8 @@ from shapely.geometry.base import BaseGeometry
 
 from gridgov.core.errors import InvalidInput
 from gridgov.grids.formats import FieldMap, LayerInputError, read_features, write_rows_csv
+from gridgov.grids.measure import Floats, Geometries, area_m2
 from gridgov.grids.model import Grid, GridLevel
-from gridgov.grids.validation import Floats, Geometries, area_m2
 
 # Shares below this come from boundaries drawn a few centimetres apart, not from real overlap.
 _NOISE_SHARE = 0.001

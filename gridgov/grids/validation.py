@@ -20,17 +20,13 @@ functions) because a Zhengzhou-sized layer has 75,000 polygons and 6 million ver
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import shapely
@@ -38,17 +34,18 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from gridgov.grids.formats import write_rows_csv
+from gridgov.grids.measure import (
+    Floats,
+    Geometries,
+    Ints,
+    area_m2,
+    max_distance_outside_m,
+    pairwise,
+    representative_points,
+)
 from gridgov.grids.model import REGULAR_LEVELS, Grid, GridLevel
 
-Geometries = NDArray[np.object_]
-Floats = NDArray[np.float64]
-Ints = NDArray[np.intp]
-
-# Metres per degree of latitude on the mean-radius sphere; with cos(latitude) for longitude this
-# local frame is good to ~0.3% over a city, far inside what the tolerances need.
-_M_PER_DEG = 6371008.8 * math.pi / 180.0
 _MAX_REPAIR_AREA_CHANGE = 0.01
-_PARALLEL_MIN_PAIRS = 2000
 _REASON_POINT = re.compile(r"\[([-+0-9.eE]+) ([-+0-9.eE]+)\]")
 _SPECIAL_PARENT_LEVELS = frozenset({GridLevel.STREET, GridLevel.COMMUNITY, GridLevel.COMPOUND})
 
@@ -196,76 +193,6 @@ _ROW_COLUMNS = (
     "message_zh",
     "message_en",
 )
-
-
-# --- measuring in metres -----------------------------------------------------------------------
-
-
-def area_m2(geometries: Geometries) -> Floats:
-    """Areas in m² of lon/lat geometries, each measured in a frame local to its own latitude."""
-    bounds = shapely.bounds(geometries)
-    lat = np.nan_to_num((bounds[:, 1] + bounds[:, 3]) / 2.0)
-    areas: Floats = shapely.area(geometries) * _M_PER_DEG**2 * np.cos(np.radians(lat))
-    return np.nan_to_num(areas)
-
-
-def _local_metres(geometries: Geometries, lat0: Floats) -> Geometries:
-    """Each geometry scaled to metres in an equirectangular frame true at its own `lat0`."""
-    coords, index = shapely.get_coordinates(geometries, return_index=True)
-    scale_x = _M_PER_DEG * np.cos(np.radians(lat0))[index]
-    scaled = np.column_stack((coords[:, 0] * scale_x, coords[:, 1] * _M_PER_DEG))
-    out: Geometries = shapely.set_coordinates(np.array(geometries, dtype=object), scaled)
-    return out
-
-
-def _max_distance_outside_m(outside: Geometries, container: Geometries) -> Floats:
-    """For each pair, how far (m) the vertices of `outside` lie from `container` at most."""
-    bounds = shapely.bounds(outside)
-    lat0 = (bounds[:, 1] + bounds[:, 3]) / 2.0
-    # Only the container's part near the outside piece matters; clipping first keeps a street's
-    # thousands of vertices from being copied for every micro-grid that pokes out of it.
-    margin = (bounds[:, 2] - bounds[:, 0]) + (bounds[:, 3] - bounds[:, 1])
-    low_x, low_y = bounds[:, 0] - margin, bounds[:, 1] - margin
-    high_x, high_y = bounds[:, 2] + margin, bounds[:, 3] + margin
-    near = np.array(
-        [
-            shapely.clip_by_rect(c, *box)
-            for c, box in zip(
-                container, zip(low_x, low_y, high_x, high_y, strict=True), strict=True
-            )
-        ],
-        dtype=object,
-    )
-    near = np.where(shapely.is_empty(near), container, near)
-    outside_m = _local_metres(outside, lat0)
-    container_m = _local_metres(near, lat0)
-    coords, index = shapely.get_coordinates(outside_m, return_index=True)
-    distances = shapely.distance(shapely.points(coords), container_m[index])
-    result = np.zeros(len(outside))
-    np.maximum.at(result, index, distances)
-    return result
-
-
-def _pairwise(
-    operation: Callable[[Geometries, Geometries], NDArray[Any]], a: Geometries, b: Geometries
-) -> NDArray[Any]:
-    """`operation(a, b)` split over threads: shapely releases the GIL, and overlays of a whole
-    layer's neighbour pairs are most of the validation time."""
-    workers = min(os.cpu_count() or 1, 8)
-    if workers == 1 or len(a) < _PARALLEL_MIN_PAIRS:
-        return operation(a, b)
-    bounds = np.linspace(0, len(a), workers * 4 + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        parts = pool.map(
-            lambda ij: operation(a[ij[0] : ij[1]], b[ij[0] : ij[1]]),
-            itertools.pairwise(bounds),
-        )
-        return np.concatenate(list(parts))
-
-
-def _points(geometries: Geometries) -> tuple[Floats, Floats]:
-    points = shapely.point_on_surface(geometries)
-    return shapely.get_x(points), shapely.get_y(points)
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -499,18 +426,18 @@ def _check_inside_parent(layer: _Layer, tolerance_m: float) -> Floats:
     out_children, out_parents = children[~covered], parents[~covered]
     if len(out_children) == 0:
         return clipped
-    outside = _pairwise(
+    outside = pairwise(
         shapely.difference, layer.geometries[out_children], layer.geometries[out_parents]
     )
     outside_m2 = area_m2(outside)
     clipped[out_children] -= shapely.area(outside)
     nonempty = ~shapely.is_empty(outside)
     distance = np.zeros(len(outside))
-    distance[nonempty] = _max_distance_outside_m(
+    distance[nonempty] = max_distance_outside_m(
         outside[nonempty], layer.geometries[out_parents[nonempty]]
     )
     report = np.flatnonzero(distance > tolerance_m)
-    lon, lat = _points(outside[report])
+    lon, lat = representative_points(outside[report])
     for k, j in enumerate(report):
         child, parent = layer.grids[out_children[j]], layer.grids[out_parents[j]]
         special = child.level is GridLevel.SPECIAL
@@ -549,17 +476,17 @@ def _check_overlaps(layer: _Layer, tolerance_m2: float) -> Floats:
         # Keep pairs whose interiors meet (DE-9IM "2…"). A plain relate over the pairs is several
         # times faster than the tree's "overlaps" predicate, which also misses a grid lying
         # wholly inside another.
-        interiors_meet = _pairwise(_interiors_meet, geometries[pairs[0]], geometries[pairs[1]])
+        interiors_meet = pairwise(_interiors_meet, geometries[pairs[0]], geometries[pairs[1]])
         pairs = pairs[:, interiors_meet]
         if pairs.shape[1] == 0:
             continue
-        shared = _pairwise(shapely.intersection, geometries[pairs[0]], geometries[pairs[1]])
+        shared = pairwise(shapely.intersection, geometries[pairs[0]], geometries[pairs[1]])
         shared_m2 = area_m2(shared)
         a, b = members[pairs[0]], members[pairs[1]]
         same_parent = (layer.parent[a] == layer.parent[b]) & (layer.parent[a] >= 0)
         np.add.at(overlap_per_parent, layer.parent[a][same_parent], shared_m2[same_parent])
         report = np.flatnonzero(shared_m2 > tolerance_m2)
-        lon, lat = _points(shared[report])
+        lon, lat = representative_points(shared[report])
         for k, j in enumerate(report):
             first, second = layer.grids[a[j]], layer.grids[b[j]]
             layer.problems.append(
@@ -618,7 +545,7 @@ def _check_gaps(
         pieces = pieces[shapely.get_type_id(pieces) == 3]
         piece_m2 = area_m2(pieces)
         big = np.flatnonzero(piece_m2 > tolerance_m2)
-        lon, lat = _points(pieces[big])
+        lon, lat = representative_points(pieces[big])
         parent = layer.grids[p]
         child_level = REGULAR_LEVELS[parent.level.rank + 1]
         for k, j in enumerate(big):
@@ -666,9 +593,9 @@ def _check_inside_city(layer: _Layer, tolerance_m: float) -> None:
     outside = shapely.difference(layer.geometries[out], city)
     outside_m2 = area_m2(outside)
     city_per_row = np.full(len(out), city, dtype=object)
-    distance = _max_distance_outside_m(outside, city_per_row)
+    distance = max_distance_outside_m(outside, city_per_row)
     report = np.flatnonzero(distance > tolerance_m)
-    lon, lat = _points(outside[report])
+    lon, lat = representative_points(outside[report])
     for k, j in enumerate(report):
         grid = layer.grids[out[j]]
         layer.problems.append(
