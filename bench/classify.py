@@ -1,12 +1,14 @@
 """Benchmark: texts/s of the shipped hotline model on one core, against the keyword baseline.
 
-    .venv/bin/python bench/classify.py [--texts 2000]
+    .venv/bin/python bench/classify.py [--texts 2000] [--previous DIR]
 
 Texts are the TipDM messages beside the checkout (../shared/data/tipdm2020c-gov-messages, fj3 and
 fj4, unlabelled — never in the repository) when present, else made-up messages of similar length.
 Measures, in one run and one thread: `predict` in batches (the evaluate path), `suggest` one text
 at a time (the intake path), and the KeywordClassifier's `suggest` as the baseline; prints the
-ratios and replaces the "## Classify" section of docs/benchmarks.md.
+ratios and replaces the "## Classify" section of docs/benchmarks.md. `--previous DIR` also times
+another model's `predict` (e.g. the last commit's files, `git show HEAD:gridgov/ai/data/…`) in the
+same run.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ def rate(run: Callable[[], object], count: int, times: int = 3) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument(
+        "--previous", type=Path, help="folder with another hotline_model.npz/.json to compare"
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -80,6 +85,18 @@ def main() -> None:
     batch, batch_t = rate(lambda: model.predict(texts), len(texts))
     single, single_t = rate(lambda: [trained.suggest(t) for t in joined], len(texts))
     base, base_t = rate(lambda: [keywords.suggest(t) for t in joined], len(texts))
+    compared = []
+    if args.previous is not None:
+        previous = LinearTextModel.load(args.previous)
+        previous.predict(texts[:10])
+        old, old_t = rate(lambda: previous.predict(texts), len(texts))
+        compared = [
+            (
+                "previous model `predict` (`--previous`), same batch",
+                f"{old:,.0f} texts/s ({', '.join(f'{t:.2f}' for t in old_t)} s)",
+            ),
+            ("ratio, model batch rate / previous model batch rate", f"{batch / old:.2f}×"),
+        ]
     size = sum(p.stat().st_size for p in (ROOT / "gridgov/ai/data").glob("hotline_model.*"))
     chars = statistics.mean(len(t) for t in joined)
     rows = [
@@ -99,6 +116,7 @@ def main() -> None:
         ),
         ("**ratio, keyword baseline rate / model batch rate**", f"**{base / batch:.1f}×**"),
         ("ratio, keyword baseline rate / model `suggest` rate", f"{base / single:.1f}×"),
+        *compared,
     ]
     for label, value in rows:
         print(f"{label}: {value}")
@@ -113,7 +131,8 @@ def main() -> None:
             f"- Date {dt.date.today():%Y-%m-%d}; machine: {os.cpu_count()} cores, "
             f"{platform.machine()}, Python {platform.python_version()}; medians of 3.",
             f"- Texts: {source}, title + body, mean {chars:.0f} characters "
-            "(the model reads the title, the first 300 body characters, and segments the first 60).",
+            "(the model reads the title, n-grams of the first 300 body characters, and looks up "
+            "lexicon words in the first 1,000; no jieba at inference).",
             "",
             "| measure | value |",
             "| --- | --- |",
@@ -128,7 +147,7 @@ def write_section(section: str) -> None:
     text = DOC.read_text(encoding="utf-8")
     pattern = re.compile(r"## Classify\n.*?(?=\n## |\Z)", re.S)
     if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n"), text)
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text)
     else:
         text = text.rstrip("\n") + "\n\n" + section
     DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.ai.classifier import classifier
 from gridgov.ai.duplicates import DuplicateFinder
+from gridgov.ai.llm import ChatCompletionsWriter
+from gridgov.ai.vision import choose_analyzer
 from gridgov.config import Settings
 from gridgov.core.clock import Clock, SystemClock
 from gridgov.core.errors import InvalidInput
 from gridgov.services.accounts import AccountService
+from gridgov.services.analytics import AnalyticsService
+from gridgov.services.briefing import BriefingOptions, BriefingService
 from gridgov.services.cases import CaseService
+from gridgov.services.dispatch_learning import DispatchLearning, DispatchLearningOptions
 from gridgov.services.grid_admin import GridAdmin
+from gridgov.services.grid_browse import GridBrowse
+from gridgov.services.insights import Insights, InsightsOptions, SuggestionService
+from gridgov.services.insights_warnings import EarlyWarningService
 from gridgov.services.intake import IntakeOptions, IntakeService
 from gridgov.services.intake_locate import Placer, PlacesProvider
 from gridgov.services.learning import LearningOptions, LearningService, learned_classifier
 from gridgov.services.locating import GridLocating, IndexParameters
 from gridgov.services.people import PeopleService
+from gridgov.services.people_directory import PeopleDirectory
+from gridgov.services.report_desk import ReportDesk
+from gridgov.services.tiles import TileService
 from gridgov.store.db import make_engine, session_factory
 from gridgov.store.files import FileStore
 from gridgov.workflow.calendar import WorkingCalendar
@@ -41,8 +53,15 @@ class Runtime:
     intake: IntakeService
     accounts: AccountService
     learning: LearningService
+    browse: GridBrowse  # the grid tree, geometry and exports within a scope
+    directory: PeopleDirectory  # people in grids within a scope
+    desk: ReportDesk  # reports for staff, and placing unlocated ones
+    analytics: AnalyticsService  # dashboard figures and GB/T 30428 evaluations
+    tiles: TileService  # the grid layer as vector tiles, prepared on first use
+    insights: Insights  # AI proposals for a case, early warning, the daily briefing
 
     def close(self) -> None:
+        self.insights.dispatch.close()
         self.engine.dispose()
 
 
@@ -104,12 +123,19 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             batch_size=settings.intake_batch_size,
         ),
     )
+    browse = GridBrowse(sessions, locating)
+    tiles = TileService(sessions, locating, cache_tiles=settings.tiles_cache_tiles)
+
+    def layer_activated() -> None:
+        locating.active_layer_changed()
+        tiles.active_layer_changed()
+
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
-        grids=GridAdmin(sessions, clock, on_activate=locating.active_layer_changed),
+        grids=GridAdmin(sessions, clock, on_activate=layer_activated),
         locating=locating,
         people=PeopleService(sessions, locating, clock),
         cases=cases,
@@ -120,6 +146,18 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             departments={d.code: d.serves for d in cases.responsibilities.departments},
         ),
         learning=learning,
+        browse=browse,
+        directory=PeopleDirectory(sessions, browse, clock),
+        desk=ReportDesk(sessions, cases, intake, browse),
+        analytics=AnalyticsService(
+            sessions,
+            locating,
+            clock,
+            time_zone=ZoneInfo(settings.timezone),
+            departments={d.code: d.name_zh for d in cases.responsibilities.departments},
+        ),
+        tiles=tiles,
+        insights=build_insights(settings, sessions, clock, cases),
     )
 
 
@@ -142,3 +180,57 @@ def load_places(spec: str) -> PlacesProvider | None:
         raise InvalidInput("GRIDGOV_INTAKE_PLACES", f"{spec!r} is not callable")
     loaded: PlacesProvider = provider
     return loaded
+
+
+def build_insights(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, cases: CaseService
+) -> Insights:
+    """The AI insight services as the settings configure them (docs/ai.md); an ONNX model that
+    does not load stops the start here, not on the first photo."""
+    zone = ZoneInfo(settings.timezone)
+    taxonomy = cases.taxonomy
+    kind = {"chat_completions": "llm"}.get(settings.ai_image_analyzer, settings.ai_image_analyzer)
+    analyzer = choose_analyzer(
+        kind,
+        llm_base_url=settings.ai_chat_url or None,
+        llm_model=settings.ai_chat_model or None,
+        llm_api_key=settings.ai_chat_api_key or None,
+        llm_timeout=settings.ai_chat_timeout_seconds,
+        onnx_model_path=settings.ai_onnx_model_path or None,
+        onnx_embeddings_path=settings.ai_onnx_embeddings_path or None,
+    )
+    writer = None
+    if settings.ai_writer_url:
+        writer = ChatCompletionsWriter(
+            settings.ai_writer_url,
+            settings.ai_writer_model,
+            api_key=settings.ai_writer_api_key or settings.ai_chat_api_key or None,
+            timeout=max(settings.ai_chat_timeout_seconds, 60.0),
+        )
+    dispatch = DispatchLearning(
+        sessions,
+        clock,
+        taxonomy=taxonomy,
+        responsibilities=cases.responsibilities,
+        time_zone=zone,
+        options=DispatchLearningOptions(enabled=settings.ai_dispatch_learning),
+    )
+    text_classifier = learned_classifier(
+        classifier(settings.intake_classifier, taxonomy), settings.models_dir, taxonomy
+    )
+    return Insights(
+        suggestions=SuggestionService(
+            sessions,
+            cases,
+            classifier=text_classifier,
+            analyzer=analyzer,
+            files=FileStore(settings.files_dir),
+            dispatch=dispatch,
+            options=InsightsOptions(settings.intake_auto_file_min_confidence, zone),
+        ),
+        early_warning=EarlyWarningService(sessions, clock, taxonomy=taxonomy),
+        briefing=BriefingService(
+            sessions, clock, taxonomy=taxonomy, writer=writer, options=BriefingOptions(zone)
+        ),
+        dispatch=dispatch,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-only-not-a-secret"
@@ -113,13 +113,172 @@ class Settings(BaseSettings):
         20, gt=0, description="Labels per class needed before a first urban model is trained."
     )
 
+    serve_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes `gridgov serve` starts; more than one needs PostgreSQL.",
+    )
+    worker_sweep_seconds: float = Field(
+        60.0, gt=0, description="Seconds between deadline sweeps, for the whole deployment."
+    )
+    worker_hotline_notify_seconds: float = Field(
+        10.0, gt=0, description="Seconds between passes that send case status to 12345."
+    )
+    worker_retrain_hours: float = Field(
+        24.0,
+        ge=0,
+        description="Hours between retrainings of the classifiers from operators' labels; "
+        "0 turns retraining off in the worker.",
+    )
+    worker_rollup_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between passes that bring the analytics rollups up to the event log "
+        "and add the coming months' partitions of `cases` (PostgreSQL).",
+    )
+    worker_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a worker's claim on a job lasts without renewal; a killed "
+        "worker's jobs are taken over after this.",
+    )
+    worker_poll_seconds: float = Field(
+        5.0, gt=0, description="Longest a worker sleeps before looking at the job schedule again."
+    )
+
+    # HTTP hardening (gridgov/api/hardening.py); rate limits count per worker process.
+    api_max_body_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Largest request body a JSON or form route accepts, in bytes; larger is 413.",
+    )
+    api_max_upload_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="Largest multipart upload or channel push (photos travel inline), in bytes.",
+    )
+    api_sign_in_per_minute: int = Field(
+        60, gt=0, description="Sign-in and token requests per client address per minute."
+    )
+    api_public_reads_per_minute: int = Field(
+        600,
+        gt=0,
+        description="Public grid requests (locate, layers) per client address per minute.",
+    )
+
+    # Map tiles: the grid layer as vector tiles, an optional raster base map under it.
+    basemap_url: str = Field(
+        "",
+        description="XYZ or WMTS tile URL template of a base map drawn under the grids, with "
+        "{z}, {x} and {y} (e.g. Tianditu's vec_w with your tk key); empty means no base map, "
+        "so maps work on an offline network.",
+    )
+    basemap_attribution: str = Field(
+        "", description="Attribution shown with the base map (e.g. 天地图 Tianditu)."
+    )
+    tiles_cache_tiles: int = Field(
+        4096,
+        ge=0,
+        le=1_000_000,
+        description="Encoded grid tiles kept in memory per process (LRU); 0 turns the cache off.",
+    )
+
+    # AI insights (docs/ai.md): photo analysis, smart dispatch, the daily briefing.
+    ai_image_analyzer: Literal["none", "chat_completions", "onnx"] = Field(
+        "none",
+        description="What describes a report's photo: none (EXIF facts and the text pipeline), "
+        "chat_completions (the vision model at AI_CHAT_URL) or onnx (a local CLIP-style model).",
+    )
+    ai_chat_url: str = Field(
+        "",
+        description="Base URL of an OpenAI-compatible chat-completions service with vision "
+        "(e.g. Qwen-VL on vLLM: http://10.1.2.3:8000/v1).",
+    )
+    ai_chat_model: str = Field("", description="Model name asked for at AI_CHAT_URL.")
+    ai_chat_api_key: str = Field(
+        "", description="Bearer key of AI_CHAT_URL; required outside dev when it is used."
+    )
+    ai_chat_timeout_seconds: float = Field(
+        30.0, gt=0, description="Seconds one model call may take before it is retried."
+    )
+    ai_onnx_model_path: str = Field(
+        "", description="The ONNX image encoder (N×3×H×W float32 → N×D) for the onnx analyzer."
+    )
+    ai_onnx_embeddings_path: str = Field(
+        "", description="The .npz of category codes and text embeddings the encoder is scored on."
+    )
+    ai_writer_url: str = Field(
+        "",
+        description="Chat-completions service that rewords the daily briefing; empty: the "
+        "template text only.",
+    )
+    ai_writer_model: str = Field("", description="Model name asked for at AI_WRITER_URL.")
+    ai_writer_api_key: str = Field(
+        "", description="Bearer key of AI_WRITER_URL (default: AI_CHAT_API_KEY)."
+    )
+    ai_dispatch_learning: bool = Field(
+        True,
+        description="Propose departments learned from past dispatches and returns (smart "
+        "dispatch); the responsibility list's rules decide where they apply either way.",
+    )
+
+    @model_validator(mode="after")
+    def _check_ai(self) -> Settings:
+        if self.ai_image_analyzer == "chat_completions" and not (
+            self.ai_chat_url and self.ai_chat_model
+        ):
+            raise ValueError(
+                "GRIDGOV_AI_CHAT_URL and GRIDGOV_AI_CHAT_MODEL must be set when "
+                "GRIDGOV_AI_IMAGE_ANALYZER=chat_completions"
+            )
+        if self.ai_image_analyzer == "onnx" and not (
+            self.ai_onnx_model_path and self.ai_onnx_embeddings_path
+        ):
+            raise ValueError(
+                "GRIDGOV_AI_ONNX_MODEL_PATH and GRIDGOV_AI_ONNX_EMBEDDINGS_PATH must be set when "
+                "GRIDGOV_AI_IMAGE_ANALYZER=onnx"
+            )
+        if self.ai_writer_url and not self.ai_writer_model:
+            raise ValueError("GRIDGOV_AI_WRITER_MODEL must be set when GRIDGOV_AI_WRITER_URL is")
+        # Photos of residents' streets and the city's figures go to these services: outside a
+        # developer's machine they must be called with a real key.
+        used = {
+            "GRIDGOV_AI_CHAT_API_KEY": self.ai_image_analyzer == "chat_completions",
+            "GRIDGOV_AI_WRITER_API_KEY": bool(self.ai_writer_url),
+        }
+        keys = {
+            "GRIDGOV_AI_CHAT_API_KEY": self.ai_chat_api_key,
+            "GRIDGOV_AI_WRITER_API_KEY": self.ai_writer_api_key or self.ai_chat_api_key,
+        }
+        for name, needed in used.items():
+            if self.env != "dev" and needed and keys[name] in ("", PLACEHOLDER_SECRET):
+                raise ValueError(f"{name} must be set to a real key when GRIDGOV_ENV={self.env}")
+        return self
+
+    @field_validator("basemap_url")
+    @classmethod
+    def _basemap_template(cls, value: str) -> str:
+        value = value.strip()
+        if value and (
+            not value.startswith(("http://", "https://", "/"))
+            or not all(part in value for part in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError(
+                "GRIDGOV_BASEMAP_URL must be an http(s) or /-relative tile URL template with "
+                "{z}, {x} and {y}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
-        if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:
+        # Only a developer's own machine may run on placeholder secrets: a test or production
+        # deployment with one would sign with a key anyone can read in the source.
+        if self.env != "dev" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError(
-                "GRIDGOV_SECRET_KEY must be set to a real secret when GRIDGOV_ENV=prod"
+                f"GRIDGOV_SECRET_KEY must be set to a real secret when GRIDGOV_ENV={self.env}"
             )
-        if self.env == "prod" and self.hotline_callback_url and not self.hotline_callback_token:
+        if self.env != "dev" and self.hotline_callback_url and not self.hotline_callback_token:
             raise ValueError(
                 "GRIDGOV_HOTLINE_CALLBACK_TOKEN must be set when GRIDGOV_HOTLINE_CALLBACK_URL is"
             )

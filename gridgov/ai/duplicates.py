@@ -13,13 +13,15 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from gridgov.ai.classifier import CategoryTree
-from gridgov.ai.text import compare_details
-from gridgov.ai.text import details as text_details
-from gridgov.ai.text import tokens as text_tokens
+from gridgov.ai.text import compare_details, features
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQUATOR = 111_320.0
@@ -58,6 +60,14 @@ class ReportSignature:
     tokens: frozenset[str]
     details: frozenset[str] = frozenset()
     accuracy_m: float = 0.0
+    # `at` in whole microseconds: the finder's inner loop subtracts two ints instead of two
+    # datetimes, and an int difference over 10**6 is exactly what `timedelta.total_seconds` gives.
+    at_us: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError(f"signature {self.id}: the report time must be timezone-aware")
+        object.__setattr__(self, "at_us", (self.at - _EPOCH) // _MICROSECOND)
 
     @classmethod
     def of(
@@ -73,10 +83,10 @@ class ReportSignature:
         accuracy_m: float = 0.0,
     ) -> ReportSignature:
         """A signature with its tokens and details computed from `text` (jieba runs here)."""
+        tokens, details = features(text)
         return cls(
-            id, case_id, channel, lon, lat, at, category_code, text,
-            text_tokens(text), text_details(text), accuracy_m,
-        )  # fmt: skip
+            id, case_id, channel, lon, lat, at, category_code, text, tokens, details, accuracy_m
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,11 @@ class _Evidence:
     conflicts: tuple[str, ...]
 
 
+# A case's best match so far: score, report, distance (m), seconds apart, text similarity,
+# category relation, agreeing and conflicting details.
+_Top = tuple[float, ReportSignature, float, float, float, str, tuple[str, ...], tuple[str, ...]]
+
+
 class DuplicateFinder:
     """Scores a new report against recent ones and names the case it duplicates, if any."""
 
@@ -137,6 +152,8 @@ class DuplicateFinder:
         self.threshold = threshold
         self.review_threshold = review_threshold
         self._taxonomy = taxonomy
+        # Category pairs already related: a city has a few hundred categories, so this stays small.
+        self._relations: dict[tuple[str | None, str | None], tuple[str, float]] = {}
 
     @property
     def reach_m(self) -> float:
@@ -147,62 +164,81 @@ class DuplicateFinder:
         self, candidate: ReportSignature, recent: Sequence[ReportSignature]
     ) -> DuplicateDecision:
         """The case `candidate` duplicates among `recent`, or a decision with `same_as=None`."""
-        best_case, best = None, None
-        for case_id, (top, conflicts) in self._tops(candidate, recent).items():
+        tops, conflicted = self._tops(candidate, recent)
+        best_case, best, best_score = None, None, 0.0
+        for case_id, top in tops.items():
+            score = top[0]
             # A detail that contradicts any report of the case counts, not only the best-matching
             # one: the case is one problem, so every report of it describes the same place.
-            if conflicts and not top.conflicts:
-                top = replace(top, conflicts=tuple(conflicts), score=top.score + DETAIL_CONFLICT)
-            if best is None or top.score > best.score:
-                best_case, best = case_id, top
-        if best is None:
+            if case_id in conflicted and not top[7]:
+                score = score + DETAIL_CONFLICT
+            if best is None or score > best_score:
+                best_case, best, best_score = case_id, top, score
+        if best is None or best_case is None:
             return DuplicateDecision(None, 0.0)
-        score = round(best.score, 3)
+        _, report, distance, seconds, text, category, agrees, conflicts = best
+        if best_case in conflicted and not conflicts:
+            conflicts = tuple(conflicted[best_case])
+        evidence = _Evidence(
+            report, best_score, distance, seconds / 60, text, category, agrees, conflicts
+        )
+        score = round(best_score, 3)
         joined = best_case if score >= self.threshold else None
         review = best_case if joined is None and score >= self.review_threshold else None
-        return DuplicateDecision(joined, score, best.report.id, review, _reasons(best))
+        return DuplicateDecision(joined, score, report.id, review, _reasons(evidence))
 
     def _tops(
         self, a: ReportSignature, recent: Sequence[ReportSignature]
-    ) -> dict[str, tuple[_Evidence, dict[str, None]]]:
+    ) -> tuple[dict[str, _Top], dict[str, dict[str, None]]]:
         """Per case (in order of first appearance): its best-scoring report's evidence (the first
-        of equals) and the conflicting details of all its reports.
+        of equals); and per case with any, the conflicting details of all its reports.
 
         One loop, unrolled by hand: a lookup in the dense core of a city reads ~90 neighbours, two
         thirds of them beyond the distance gate, and a function call plus an `_Evidence` per
         neighbour (~4 µs) cost more than the rest of intake together. Hence the latitude gate
-        before any cosine or datetime arithmetic, one `_Evidence` per new best only, and the
-        category relation and detail comparison memoised per distinct value. The score keeps the
+        before any cosine or datetime arithmetic, a plain tuple per new best (a frozen dataclass
+        costs ten times as much; `find` makes one `_Evidence`, for the winner), times as integer
+        microseconds, and the category relation and detail comparison remembered across lookups
+        (the same few values recur all day). The score keeps the
         operations and their order of `distance_m`, `similarity` and the sum below, so the floats,
         and so the decisions, do not depend on this bookkeeping.
         """
-        tops: dict[str, tuple[_Evidence, dict[str, None]]] = {}
-        best_score: dict[str, float] = {}
+        tops: dict[str, _Top] = {}
+        conflicted: dict[str, dict[str, None]] = {}
         window = self.window.total_seconds()
         gate = self.distance_m
-        lat, lon, at, own_id = a.lat, a.lon, a.at, a.id
+        lat, lon, at_us, own_id = a.lat, a.lon, a.at_us, a.id
         a_accuracy = a.accuracy_m
         a_error = max(a_accuracy, MIN_ACCURACY_M)
         a_tokens = a.tokens
         a_size = len(a_tokens)
-        relations: dict[str | None, str] = {}
-        compared: dict[frozenset[str], tuple[list[str], list[str]]] = {}
-        empty: tuple[list[str], list[str]] = ([], [])
+        a_details = a.details
+        a_category = a.category_code
+        relations: dict[str | None, tuple[str, float]] = {}
+        compared: dict[frozenset[str], _Details] = {}
+        empty: _Details = ((), (), 0.0, 0.0)
         cos, radians, hypot, exp, sqrt = math.cos, math.radians, math.hypot, math.exp, math.sqrt
+        # Metres per degree of longitude no neighbour within reach can have less of: the cosine
+        # at the latitude farthest from the equator that a neighbour's midpoint can reach.
+        farthest = min(abs(lat) + self.reach_m / _M_PER_DEG_LAT, 90.0)
+        least_scale = cos(radians(farthest)) * _M_PER_DEG_LON_EQUATOR * (1 - 1e-9)
         for b in recent:
-            if b.id == own_id:
-                continue
-            reach = gate + min(max(a_accuracy, b.accuracy_m), gate)
+            b_accuracy = b.accuracy_m
+            widest = b_accuracy if b_accuracy > a_accuracy else a_accuracy
+            reach = gate + (widest if widest < gate else gate)
             dy = (b.lat - lat) * _M_PER_DEG_LAT
-            # hypot(dx, dy) >= |dy|: most neighbours fail here without a cosine; the margin keeps
-            # the answer to the exact test below whatever hypot's last-bit rounding.
-            if abs(dy) > reach * (1 + 1e-9):
+            # hypot(dx, dy) >= |dy| and >= |dx|: most neighbours fail one of these two without a
+            # cosine of their own; the margins keep the answer to the exact test below whatever
+            # the last-bit rounding.
+            if abs(dy) > reach * (1 + 1e-9) or b.id == own_id:
+                continue
+            if abs(b.lon - lon) * least_scale > reach * (1 + 1e-9):
                 continue
             scale = cos(radians((lat + b.lat) / 2)) * _M_PER_DEG_LON_EQUATOR
             distance = hypot((b.lon - lon) * scale, dy)
             if distance > reach:
                 continue
-            seconds = abs((at - b.at).total_seconds())
+            seconds = abs(at_us - b.at_us) / 1_000_000
             if seconds > window:
                 continue
             b_tokens = b.tokens
@@ -211,45 +247,51 @@ class DuplicateFinder:
                 if a_tokens and b_tokens
                 else 0.0
             )
-            category = relations.get(b.category_code)
-            if category is None:
-                category = relations[b.category_code] = self.category_relation(
-                    a.category_code, b.category_code
-                )
-            if not a.details or not b.details:
-                agrees, conflicts = empty
+            related = relations.get(b.category_code)
+            if related is None:
+                related = relations[b.category_code] = self._related(a_category, b.category_code)
+            category, category_points = related
+            b_details = b.details
+            if not a_details or not b_details:
+                agrees, conflicts, agree_points, conflict_points = empty
             else:
-                found = compared.get(b.details)
+                found = compared.get(b_details)
                 if found is None:
-                    found = compared[b.details] = compare_details(a.details, b.details)
-                agrees, conflicts = found
+                    found = compared[b_details] = _compared_details(a_details, b_details)
+                agrees, conflicts, agree_points, conflict_points = found
             # Closeness is measured against the two locations' combined error, on a Gaussian
             # curve: a nearby different problem is typically farther than the error, the same
             # problem within it.
-            error = hypot(a_error, max(b.accuracy_m, MIN_ACCURACY_M))
+            error = hypot(a_error, b_accuracy if b_accuracy > MIN_ACCURACY_M else MIN_ACCURACY_M)
             score = (
                 W_CLOSENESS * exp(-0.5 * (distance / error) ** 2)
                 + W_RECENCY * (1 - seconds / window)
                 + W_TEXT * text
-                + CATEGORY_SCORES.get(category, CATEGORY_CONFLICT)
-                + W_DETAIL_AGREES * len(agrees)
-                + (DETAIL_CONFLICT if conflicts else 0.0)
+                + category_points
+                + agree_points
+                + conflict_points
             )
             case_id = b.case_id
             held = tops.get(case_id)
-            if held is None or score > best_score[case_id]:
-                evidence = _Evidence(
-                    b, score, distance, seconds / 60, text, category, tuple(agrees),
-                    tuple(conflicts),
-                )  # fmt: skip
-                if held is None:
-                    held = tops[case_id] = (evidence, {})
-                else:
-                    held = tops[case_id] = (evidence, held[1])
-                best_score[case_id] = score
+            if held is None or score > held[0]:
+                tops[case_id] = (score, b, distance, seconds, text, category, agrees, conflicts)
             if conflicts:
-                held[1].update(dict.fromkeys(conflicts))
-        return tops
+                if case_id in conflicted:
+                    conflicted[case_id].update(dict.fromkeys(conflicts))
+                else:
+                    conflicted[case_id] = dict.fromkeys(conflicts)
+        return tops, conflicted
+
+    def _related(self, a: str | None, b: str | None) -> tuple[str, float]:
+        """`category_relation` and the points it scores, remembered per pair."""
+        related = self._relations.get((a, b))
+        if related is None:
+            relation = self.category_relation(a, b)
+            related = self._relations[(a, b)] = (
+                relation,
+                CATEGORY_SCORES.get(relation, CATEGORY_CONFLICT),
+            )
+        return related
 
     def category_relation(self, a: str | None, b: str | None) -> str:
         """same | sibling | unknown | other_taxonomy | conflict; without a taxonomy, codes that
@@ -283,6 +325,22 @@ _CATEGORY_WORDS = {
     "other_taxonomy": ("分类体系不同，不比较", "different taxonomies, not compared"),
     "conflict": ("分类冲突", "conflicting categories"),
 }
+
+
+# Agreeing and conflicting details of two reports, and the points each side scores.
+_Details = tuple[tuple[str, ...], tuple[str, ...], float, float]
+
+
+@lru_cache(maxsize=65_536)
+def _compared_details(a: frozenset[str], b: frozenset[str]) -> _Details:
+    """`compare_details`, remembered: the same few details (a road, a building) recur all day."""
+    agrees, conflicts = compare_details(a, b)
+    return (
+        tuple(agrees),
+        tuple(conflicts),
+        W_DETAIL_AGREES * len(agrees),
+        DETAIL_CONFLICT if conflicts else 0.0,
+    )
 
 
 def _reasons(e: _Evidence) -> tuple[Reason, ...]:

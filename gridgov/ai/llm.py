@@ -110,6 +110,7 @@ class ChatCompletionsClient:
         max_answer_chars: int = 4000,
         json_mode: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx2.BaseTransport | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InvalidInput("base_url", f"{base_url!r} is not an http:// or https:// URL")
@@ -128,6 +129,8 @@ class ChatCompletionsClient:
         self._max_answer_chars = max_answer_chars
         self._json_mode = json_mode
         self._sleep = sleep
+        # Tests hand in an httpx MockTransport; a deployment leaves it None (real connections).
+        self._transport = transport
 
     @property
     def label(self) -> str:
@@ -151,7 +154,10 @@ class ChatCompletionsClient:
     def _post(self, body: Mapping[str, Any]) -> tuple[int, bytes]:
         last_error = ""
         with httpx2.Client(
-            base_url=self.base_url, headers=self._headers, timeout=self._timeout
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=self._timeout,
+            transport=self._transport,
         ) as client:
             for attempt in range(1, self._attempts + 1):
                 try:
@@ -251,6 +257,7 @@ class ChatCompletionsAnalyzer:
         max_answer_chars: int = 4000,
         json_mode: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx2.BaseTransport | None = None,
     ) -> None:
         self._client = ChatCompletionsClient(
             base_url,
@@ -262,6 +269,7 @@ class ChatCompletionsAnalyzer:
             max_answer_chars=max_answer_chars,
             json_mode=json_mode,
             sleep=sleep,
+            transport=transport,
         )
 
     def analyze(
@@ -354,6 +362,7 @@ class ChatCompletionsWriter:
         backoff: float = 0.5,
         max_answer_chars: int = 8000,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx2.BaseTransport | None = None,
     ) -> None:
         self._client = ChatCompletionsClient(
             base_url,
@@ -364,13 +373,17 @@ class ChatCompletionsWriter:
             backoff=backoff,
             max_answer_chars=max_answer_chars,
             sleep=sleep,
+            transport=transport,
         )
 
-    def rewrite(self, prompt: str, facts: Mapping[str, Any]) -> str:
-        """The model's rewording of the template text `prompt`, or `prompt` itself when the
-        rewording states a figure found in neither `facts` nor `prompt` (logged with the figures).
+    @property
+    def label(self) -> str:
+        return self._client.label
 
-        Failures of the service raise ModelServiceError; the caller then keeps the template.
+    def draft(self, prompt: str, facts: Mapping[str, Any]) -> str:
+        """The model's rewording of `prompt`, unchecked: the caller traces its figures.
+
+        Failures of the service raise ModelServiceError, an empty answer ModelAnswerInvalid.
         """
         data = json.dumps(facts, ensure_ascii=False, default=str, sort_keys=True)
         messages: list[dict[str, Any]] = [
@@ -380,6 +393,15 @@ class ChatCompletionsWriter:
         text = self._client.complete(messages, max_tokens=2048).strip()
         if not text:
             raise ModelAnswerInvalid(self._client.label, "the rewrite is empty")
+        return text
+
+    def rewrite(self, prompt: str, facts: Mapping[str, Any]) -> str:
+        """The model's rewording of the template text `prompt`, or `prompt` itself when the
+        rewording states a figure found in neither `facts` nor `prompt` (logged with the figures).
+
+        Failures of the service raise ModelServiceError; the caller then keeps the template.
+        """
+        text = self.draft(prompt, facts)
         untraceable = untraceable_figures(text, facts, prompt)
         if untraceable:
             _log.warning(

@@ -1,7 +1,7 @@
-"""The shipped text model: features, file format, and fast inference with numpy alone.
+"""The shipped text model: vectorizer, file format, and fast inference with numpy alone.
 
-A model is three TF-IDF blocks — character 1–3-grams of the title, of the body, and jieba words of
-both — each L2-normalised and weighted, followed by one linear layer and a softmax whose
+A model is three TF-IDF blocks (`gridgov.ai.features`) — character 1–3-grams of the title, of the
+body's opening, and the lexicon words of the message — each L2-normalised and weighted, followed by one linear layer and a softmax whose
 temperature was fitted on cross-validated scores, so the top probability is a calibrated
 confidence. It is stored as `NAME.npz` (idf vectors, weights) beside `NAME.json` (labels,
 vocabularies, settings, provenance); neither format can execute code when loaded, unlike pickle.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,67 +26,14 @@ import numpy.typing as npt
 from scipy import sparse
 
 from gridgov.ai.classifier import CategoryTree, Suggestion
-from gridgov.ai.text import normalize, words
+from gridgov.ai.features import BLOCKS, Features, Lexicon, Tokens
+from gridgov.ai.text import normalize
 from gridgov.core.errors import InvalidInput
 
 FORMAT = "gridgov-linear-text-model/1"
 SHIPPED = "hotline_model"
-BLOCKS = ("title", "body", "words")
 
 FloatArray = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class Features:
-    """How a text becomes tokens; stored with the model so training and inference agree."""
-
-    char_ngrams: tuple[int, int] = (1, 3)
-    # Messages run to thousands of characters; the first ones name the problem, and segmenting
-    # the whole body would cost most of the time budget (jieba reads ~400 KB/s).
-    body_chars: int = 300
-    # jieba is the slowest step by far; the words of the title and the body's opening sentences
-    # carry most of what segmentation adds over character n-grams.
-    word_chars: int = 60
-    block_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-
-    def tokens(self, title: str, body: str) -> tuple[list[str], list[str], list[str]]:
-        """The three token lists of one message: title characters, body characters, words."""
-        return (
-            char_ngrams(title, self.char_ngrams),
-            char_ngrams(body[: self.body_chars], self.char_ngrams),
-            words(f"{title} {body[: self.word_chars]}"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "char_ngrams": list(self.char_ngrams),
-            "body_chars": self.body_chars,
-            "word_chars": self.word_chars,
-            "block_weights": list(self.block_weights),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Features:
-        low, high = data["char_ngrams"]
-        weights = tuple(float(w) for w in data["block_weights"])
-        if len(weights) != len(BLOCKS):
-            raise ValueError(f"block_weights has {len(weights)} values, expected {len(BLOCKS)}")
-        return cls(
-            (int(low), int(high)),
-            int(data["body_chars"]),
-            int(data["word_chars"]),
-            weights,  # type: ignore[arg-type]
-        )
-
-
-def char_ngrams(text: str, sizes: tuple[int, int] = (1, 3)) -> list[str]:
-    """Character n-grams of the normalized text, never across a punctuation or space break."""
-    out: list[str] = []
-    low, high = sizes
-    for run in normalize(text).split():
-        for n in range(low, high + 1):
-            out.extend(run[i : i + n] for i in range(len(run) - n + 1))
-    return out
 
 
 def split_text(text: str) -> tuple[str, str]:
@@ -121,6 +68,8 @@ class Vectorizer:
         self.idf = idf
         self.features = features
         self._index = [{t: i for i, t in enumerate(v)} for v in vocabularies]
+        # The word vocabulary is the lexicon: a stretch of text outside it would be dropped anyway.
+        self._lexicon = Lexicon(vocabularies[BLOCKS.index("words")], features.word_sizes)
         self._offsets = [0]
         for vocabulary in vocabularies:
             self._offsets.append(self._offsets[-1] + len(vocabulary))
@@ -138,11 +87,10 @@ class Vectorizer:
 
     def transform(self, messages: Sequence[tuple[str, str]]) -> sparse.csr_matrix:
         """TF-IDF rows of (title, body) pairs."""
-        return self.transform_tokens([self.features.tokens(t, b) for t, b in messages])
+        lexicon = self._lexicon
+        return self.transform_tokens([self.features.tokens(t, b, lexicon) for t, b in messages])
 
-    def transform_tokens(
-        self, docs: Sequence[tuple[list[str], list[str], list[str]]]
-    ) -> sparse.csr_matrix:
+    def transform_tokens(self, docs: Sequence[Tokens]) -> sparse.csr_matrix:
         """TF-IDF rows of already tokenized messages (training tokenizes once for every fold)."""
         indptr, indices, values, filled = [0], [], [], 0
         for doc in docs:
@@ -201,9 +149,7 @@ class LinearTextModel:
 
     # --- inference ------------------------------------------------------------------------------
 
-    def scores_tokens(
-        self, docs: Sequence[tuple[list[str], list[str], list[str]]]
-    ) -> npt.NDArray[np.float64]:
+    def scores_tokens(self, docs: Sequence[Tokens]) -> npt.NDArray[np.float64]:
         """Raw linear scores of already tokenized messages."""
         matrix = self.vectorizer.transform_tokens(docs)
         return np.asarray(matrix @ self.coef, dtype=np.float64) + self.intercept

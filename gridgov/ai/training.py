@@ -1,15 +1,23 @@
 """Training, cross-validation and calibration of `LinearTextModel`s, for any label set.
 
 Steps of `train`, each one switchable in `TrainConfig` so the model card can show what it adds:
-1. TF-IDF blocks (title characters, body characters, jieba words) with sublinear tf; the idf also
-   counts the unlabelled messages, which sharpens it without touching a label.
-2. A linear SVM (one-vs-rest), class-balanced.
-3. Self-training (off in the shipped model: it did not pay): the first model labels the unlabelled messages; those with a clear margin join
-   the training set at a lower weight, and the model is fitted again. In cross-validation this
-   happens inside each training fold, so no held-out label ever leaks in.
-4. Temperature scaling of the scores, fitted on out-of-fold scores, so that the top probability is
+1. A lexicon: the jieba words of the training and unlabelled messages that occur in at least two
+   of them (`gridgov.ai.features` explains why words are then found without jieba).
+2. TF-IDF blocks (title characters, body characters, lexicon words) with sublinear tf; the idf
+   also counts the unlabelled messages, which sharpens it without touching a label.
+3. Taxonomy documents: each leaf of the source taxonomy (its second- and third-level names) as one
+   more labelled example of its first-level class, so that words the 921 messages never used
+   (网约车, 快递) still point somewhere. They are never in a test fold.
+4. A linear SVM (one-vs-rest), class-balanced.
+5. Self-training (off in the shipped model: it did not pay): the first model labels the unlabelled
+   messages; those with a clear margin join the training set at a lower weight, and the model is
+   fitted again.
+6. Temperature scaling of the scores, fitted on out-of-fold scores, so that the top probability is
    a calibrated confidence; the auto-filing threshold is the lowest confidence whose auto-filed
    share was at least `target_precision` accurate out of fold.
+
+In cross-validation every step that reads text (lexicon, vocabulary, idf, self-training) sees only
+the training fold and the unlabelled messages, never the held-out rows.
 
 Only this module imports scikit-learn; `gridgov.ai.model` runs the result with numpy alone.
 """
@@ -28,10 +36,11 @@ from scipy import optimize, sparse
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.svm import LinearSVC
 
-from gridgov.ai.model import BLOCKS, Features, LinearTextModel, Vectorizer, softmax
+from gridgov.ai.features import BLOCKS, Features, Lexicon, Tokens
+from gridgov.ai.model import LinearTextModel, Vectorizer, softmax
 from gridgov.core.errors import InvalidInput
 
-Tokens = tuple[list[str], list[str], list[str]]
+WORDS = BLOCKS.index("words")
 Scores = npt.NDArray[np.float64]
 Progress = Callable[[str, int, int], None]
 
@@ -51,9 +60,13 @@ class TrainConfig:
 
     features: Features = field(default_factory=Features)
     min_df: int = 2
+    # A jieba word enters the lexicon when this many messages (training and unlabelled) have it.
+    lexicon_min_df: int = 2
     c: float = 0.5
     balanced: bool = True
     unlabelled_idf: bool = True
+    # Sample weight of a taxonomy document against a message's 1; 0 leaves them out.
+    taxonomy_weight: float = 1.0
     # Off by default: in cross-validation it cost accuracy (model card, ablation).
     self_training: bool = False
     pseudo_weight: float = 0.5
@@ -67,9 +80,11 @@ class TrainConfig:
         return {
             "features": self.features.to_json(),
             "min_df": self.min_df,
+            "lexicon_min_df": self.lexicon_min_df,
             "C": self.c,
             "class_weight": "balanced" if self.balanced else None,
             "unlabelled_idf": self.unlabelled_idf,
+            "taxonomy_weight": self.taxonomy_weight,
             "self_training": self.self_training,
             "pseudo_weight": self.pseudo_weight,
             "pseudo_margin": self.pseudo_margin,
@@ -130,16 +145,78 @@ class TrainingResult:
 # --- fitting ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """Messages tokenized once for every fold, with sample weights.
+
+    In lexicon mode, `tokens` hold the words found with the widest lexicon (every jieba word that
+    could enter any fold's), and `segmented` the jieba words each message offers to a lexicon; a
+    fold's lexicon is a subset, so its tokens are a filter of these (`Corpus.restricted`).
+    """
+
+    tokens: list[Tokens]
+    segmented: list[frozenset[str]]
+    weights: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def take(self, rows: Sequence[int] | npt.NDArray[np.int64]) -> Corpus:
+        return Corpus(
+            [self.tokens[i] for i in rows],
+            [self.segmented[i] for i in rows],
+            self.weights[np.asarray(rows, dtype=np.int64)],
+        )
+
+    def __add__(self, other: Corpus) -> Corpus:
+        return Corpus(
+            self.tokens + other.tokens,
+            self.segmented + other.segmented,
+            np.concatenate([self.weights, other.weights]),
+        )
+
+    def restricted(self, lexicon: frozenset[str]) -> list[Tokens]:
+        """The tokens with only the words of `lexicon` left."""
+        return [(t, b, [w for w in words if w in lexicon]) for t, b, words in self.tokens]
+
+
 def tokenize(
-    examples: Sequence[tuple[str, str]], features: Features, progress: Progress | None = None
-) -> list[Tokens]:
-    """The token lists of every (title, body), computed once and reused by every fold."""
+    messages: Sequence[tuple[str, str]],
+    features: Features,
+    lexicon: Lexicon | None = None,
+    *,
+    weight: float = 1.0,
+    segmented: Sequence[frozenset[str]] | None = None,
+    progress: Progress | None = None,
+) -> Corpus:
+    """Every (title, body) tokenized; `segmented` are their jieba words when already known."""
     out = []
-    for i, (title, body) in enumerate(examples):
-        out.append(features.tokens(title, body))
-        if progress is not None and (i % 500 == 0 or i + 1 == len(examples)):
-            progress("tokenize", i + 1, len(examples))
+    for i, (title, body) in enumerate(messages):
+        out.append(features.tokens(title, body, lexicon))
+        if progress is not None and (i % 1000 == 0 or i + 1 == len(messages)):
+            progress("tokenize", i + 1, len(messages))
+    words = list(segmented) if segmented is not None else [frozenset()] * len(out)
+    return Corpus(out, words, np.full(len(out), weight))
+
+
+def segment(
+    messages: Sequence[tuple[str, str]], features: Features, progress: Progress | None = None
+) -> list[frozenset[str]]:
+    """The jieba words each message offers to a lexicon (none in jieba mode, which needs none)."""
+    if features.words != "lexicon":
+        return [frozenset()] * len(messages)
+    out = []
+    for i, (title, body) in enumerate(messages):
+        out.append(features.segment(title, body))
+        if progress is not None and (i % 1000 == 0 or i + 1 == len(messages)):
+            progress("segment", i + 1, len(messages))
     return out
+
+
+def build_lexicon(segmented: Sequence[frozenset[str]], min_df: int) -> frozenset[str]:
+    """The words that at least `min_df` messages have."""
+    counts = Counter(w for words in segmented for w in words)
+    return frozenset(w for w, n in counts.items() if n >= min_df)
 
 
 def build_vectorizer(
@@ -176,28 +253,35 @@ def _linear(
 
 
 def fit(
-    docs: Sequence[Tokens],
+    train_set: Corpus,
     y: npt.NDArray[np.int64],
-    unlabelled: Sequence[Tokens],
+    unlabelled: Corpus,
     labels: Sequence[str],
     config: TrainConfig,
 ) -> tuple[LinearTextModel, int]:
     """A model (temperature 1, threshold 1) and the number of pseudo-labels it used."""
     if len(set(y.tolist())) < 2:
         raise InvalidInput("examples", "need at least two different labels to train")
-    vectorizer = build_vectorizer(docs, unlabelled if config.unlabelled_idf else (), config)
+    if config.features.words == "lexicon":
+        lexicon = build_lexicon(train_set.segmented + unlabelled.segmented, config.lexicon_min_df)
+        docs, extra = train_set.restricted(lexicon), unlabelled.restricted(lexicon)
+    else:
+        docs, extra = train_set.tokens, unlabelled.tokens
+    vectorizer = build_vectorizer(docs, extra if config.unlabelled_idf else (), config)
     x = vectorizer.transform_tokens(docs)
-    coef, intercept = _linear(x, y, len(labels), None, config)
+    # All-ones weights are left out: LinearSVC then takes its plain (bit-identical) path.
+    weights = None if (train_set.weights == 1).all() else train_set.weights
+    coef, intercept = _linear(x, y, len(labels), weights, config)
     pseudo = 0
-    if config.self_training and unlabelled:
-        xu = vectorizer.transform_tokens(unlabelled)
+    if config.self_training and len(unlabelled):
+        xu = vectorizer.transform_tokens(extra)
         scores = np.asarray(xu @ coef) + intercept
         top2 = np.sort(scores, axis=1)[:, -2:]
         keep = (top2[:, 1] - top2[:, 0]) > config.pseudo_margin
         pseudo = int(keep.sum())
         x_all = sparse.vstack([x, xu[keep]]).tocsr()
         y_all = np.concatenate([y, scores.argmax(axis=1)[keep]])
-        w_all = np.concatenate([np.ones(len(y)), np.full(pseudo, config.pseudo_weight)])
+        w_all = np.concatenate([train_set.weights, np.full(pseudo, config.pseudo_weight)])
         coef, intercept = _linear(x_all, y_all, len(labels), w_all, config)
     model = LinearTextModel(
         labels=tuple(labels),
@@ -214,15 +298,18 @@ def fit(
 
 
 def cross_validate(
-    docs: Sequence[Tokens],
+    docs: Corpus,
     y: npt.NDArray[np.int64],
-    unlabelled: Sequence[Tokens],
+    unlabelled: Corpus,
     labels: Sequence[str],
     config: TrainConfig,
     progress: Progress | None = None,
+    *,
+    extra: Corpus | None = None,
+    extra_y: npt.NDArray[np.int64] | None = None,
 ) -> CrossValidation:
-    """Repeated stratified k-fold; every step of `fit`, self-training included, sees only the
-    training fold's labels."""
+    """Repeated stratified k-fold over `docs`; `extra` (taxonomy documents) joins every training
+    fold and is never tested on. Every step of `fit` sees only the training fold's messages."""
     splitter = RepeatedStratifiedKFold(
         n_splits=config.folds, n_repeats=config.repeats, random_state=config.seed
     )
@@ -230,10 +317,13 @@ def cross_validate(
     fold_of = np.zeros((config.repeats, len(y)), dtype=np.int64)
     accuracy, macro, pseudo = [], [], []
     splits = list(splitter.split(np.zeros(len(y)), y))
-    for i, (train, test) in enumerate(splits):
+    for i, (train_rows, test) in enumerate(splits):
         repeat, fold = divmod(i, config.folds)
-        model, used = fit([docs[j] for j in train], y[train], unlabelled, labels, config)
-        scores = model.scores_tokens([docs[j] for j in test])
+        fold_docs, fold_y = docs.take(train_rows), y[train_rows]
+        if extra is not None and extra_y is not None and len(extra):
+            fold_docs, fold_y = fold_docs + extra, np.concatenate([fold_y, extra_y])
+        model, used = fit(fold_docs, fold_y, unlabelled, labels, config)
+        scores = model.scores_tokens(docs.take(test).tokens)
         oof[repeat, test] = scores
         fold_of[repeat, test] = fold
         predicted = scores.argmax(axis=1)
@@ -363,12 +453,17 @@ def train(
     examples: Sequence[LabelledText],
     *,
     unlabelled: Sequence[tuple[str, str]] = (),
+    taxonomy_docs: Sequence[LabelledText] = (),
     config: TrainConfig | None = None,
     metadata: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> TrainingResult:
     """Cross-validate, then fit on every example, calibrated; labels are whatever the examples
-    carry (hotline codes today, urban-management classes from operators' confirmations later)."""
+    carry (hotline codes today, urban-management classes from operators' confirmations later).
+
+    `taxonomy_docs` (weak labels such as the leaf names under each class) join every training set
+    at `config.taxonomy_weight`; those of a label no example carries are left out.
+    """
     config = config or TrainConfig()
     if not examples:
         raise InvalidInput("examples", "no labelled example to train on")
@@ -379,15 +474,34 @@ def train(
         raise InvalidInput(
             "examples", f"every label needs at least {config.folds} examples for cross-validation"
         )
-    docs = tokenize([(e.title, e.body) for e in examples], config.features, progress)
-    extra = tokenize(unlabelled, config.features, progress) if unlabelled else []
-    cv = cross_validate(docs, y, extra, labels, config, progress)
-    model, pseudo = fit(docs, y, extra, labels, config)
+    weak = [d for d in taxonomy_docs if d.label in labels] if config.taxonomy_weight > 0 else []
+    weak_y = np.array([labels.index(d.label) for d in weak], dtype=np.int64)
+    features = config.features
+    texts = [(e.title, e.body) for e in examples]
+    weak_texts = [(d.title, d.body) for d in weak]
+    segmented = segment([*texts, *weak_texts, *unlabelled], features, progress)
+    # The widest lexicon any fold can have; each fold keeps the part its own messages support.
+    widest = Lexicon(build_lexicon(segmented, config.lexicon_min_df), features.word_sizes)
+    n, n_weak = len(texts), len(weak)
+    docs = tokenize(texts, features, widest, segmented=segmented[:n], progress=progress)
+    weak_docs = tokenize(
+        weak_texts,
+        features,
+        widest,
+        weight=config.taxonomy_weight,
+        segmented=segmented[n:][:n_weak],
+    )
+    extra = tokenize(
+        unlabelled, features, widest, segmented=segmented[n + n_weak :], progress=progress
+    )
+    cv = cross_validate(docs, y, extra, labels, config, progress, extra=weak_docs, extra_y=weak_y)
+    model, pseudo = fit(docs + weak_docs, np.concatenate([y, weak_y]), extra, labels, config)
     model.temperature = cv.calibration.temperature
     model.threshold = cv.calibration.threshold
     model.metadata = {
         **(metadata or {}),
         "examples": len(examples),
+        "taxonomy_docs": len(weak),
         "unlabelled": len(unlabelled),
         "pseudo_labelled": pseudo,
         "hyper_parameters": config.to_json(),
@@ -434,23 +548,22 @@ def promote_if_better(
 
 def ablation_steps(base: TrainConfig) -> list[tuple[str, TrainConfig]]:
     """The configurations of the model card's ablation table, each adding one step."""
-    plain = replace(
+    jieba = replace(
         base,
-        features=replace(base.features, body_chars=100_000, word_chars=100_000),
-        unlabelled_idf=False,
-        balanced=False,
+        features=replace(base.features, words="jieba", word_chars=60, word_sizes=(1, 100)),
+        taxonomy_weight=0.0,
         self_training=False,
     )
-    cut = replace(plain, features=base.features)
-    with_idf = replace(cut, unlabelled_idf=True)
+    lexicon = replace(base, taxonomy_weight=0.0, self_training=False)
     return [
-        ("title + body characters 1-3, jieba words, whole body", plain),
+        ("jieba words of the title + first 60 body characters (the 2026-11 model)", jieba),
         (
-            f"body cut to {base.features.body_chars} characters "
-            f"(words: {base.features.word_chars})",
-            cut,
+            f"lexicon words of the title + first {base.features.word_chars} body characters",
+            lexicon,
         ),
-        ("+ idf counted over the unlabelled messages", with_idf),
-        ("+ class-balanced weights", replace(with_idf, balanced=True)),
+        (
+            f"+ taxonomy documents (weight {base.taxonomy_weight or 1.0:g})",
+            replace(lexicon, taxonomy_weight=base.taxonomy_weight or 1.0),
+        ),
         ("+ self-training on the unlabelled messages", replace(base, self_training=True)),
     ]

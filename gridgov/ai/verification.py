@@ -149,9 +149,9 @@ def verify_handling(
     before_image, after_image = open_photo(before), open_photo(after)
     before_facts, after_facts = photo_facts(before_image), photo_facts(after_image)
     case = (case_lon, case_lat)
-    apart = _distance(before_facts.gps, after_facts.gps)
-    before_from_case = _distance(before_facts.gps, case)
-    after_from_case = _distance(after_facts.gps, case)
+    apart = distance_m(before_facts.gps, after_facts.gps)
+    before_from_case = distance_m(before_facts.gps, case)
+    after_from_case = distance_m(after_facts.gps, case)
     flags = _place_flags(apart, before_from_case, after_from_case, same_place_m, near_case_m)
     flags += _time_flags(
         _aware(before_facts.taken_at, zone),
@@ -332,7 +332,7 @@ def _which(before_missing: bool, after_missing: bool) -> tuple[str, str]:
     )
 
 
-def _distance(a: tuple[float, float] | None, b: tuple[float, float] | None) -> float | None:
+def distance_m(a: tuple[float, float] | None, b: tuple[float, float] | None) -> float | None:
     """Great-circle metres between two (lon, lat) points; None when either is unknown."""
     if a is None or b is None:
         return None

@@ -1,29 +1,39 @@
-"""The HTTP app: a thin layer over the services. Issue-by-issue it grows; the grid routes are here."""
+"""The HTTP app: a thin layer over the services, one router per area, hardened in one place."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from gridgov import __version__
+from gridgov.api.analytics import analytics_router
 from gridgov.api.auth import install_auth
 from gridgov.api.cases import cases_router
-from gridgov.api.ids import MAX_ROW_ID
+from gridgov.api.categories import categories_router
+from gridgov.api.grids import grids_router
+from gridgov.api.hardening import HardeningOptions, install_hardening
+from gridgov.api.insights import insights_router
 from gridgov.api.intake import intake_router
 from gridgov.api.open311.routes import open311_router
+from gridgov.api.people import people_router
+from gridgov.api.ratelimit import Rate, RateLimiter, install_rate_limits, per_address
+from gridgov.api.reports import reports_router
 from gridgov.api.residents import residents_router
+from gridgov.api.tiles import tiles_router
 from gridgov.bootstrap import Runtime
 from gridgov.core.errors import Conflict, InvalidInput, NotFound
-from gridgov.core.geo import Crs
+from gridgov.web.router import web_router
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="gridgov 网格化治理", version=__version__)
     app.state.runtime = runtime
-    install_auth(app, runtime.accounts)
+    install_auth(
+        app, runtime.accounts, sign_in_rate=Rate(runtime.settings.api_sign_in_per_minute, 60.0)
+    )
+    install_rate_limits(app)
+    install_hardening(app, HardeningOptions.from_settings(runtime.settings))
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
@@ -35,6 +45,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"] if part not in ("query", "body"))
+        if first.get("type") == "json_invalid" or not field:
+            # Malformed JSON names a character position, a wrong type the body as a whole.
+            field = "body"
         return JSONResponse(
             status_code=422, content={"error": {"field": field, "problem": first["msg"]}}
         )
@@ -51,51 +64,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/api/v1/grid-layers")
-    def grid_layers() -> list[dict[str, Any]]:
-        return [
-            {
-                "id": layer.id,
-                "name": layer.name,
-                "status": layer.status.value,
-                "grid_count": layer.grid_count,
-                "activated_at": layer.activated_at.isoformat() if layer.activated_at else None,
-                "validation": layer.validation,
-            }
-            for layer in runtime.grids.layers()
-        ]
-
-    @app.get("/api/v1/grids/locate")
-    def locate(
-        lon: Annotated[float, Query(description="longitude 经度")],
-        lat: Annotated[float, Query(description="latitude 纬度")],
-        crs: Annotated[
-            Crs, Query(description="wgs84, cgcs2000, gcj02 (AMap) or bd09 (Baidu)")
-        ] = Crs.WGS84,
-        layer: Annotated[
-            int | None, Query(ge=1, le=MAX_ROW_ID, description="layer version; default active")
-        ] = None,
-    ) -> dict[str, Any]:
-        return runtime.locating.locate(lon, lat, crs=crs, layer_id=layer).as_dict()
-
+    app.include_router(grids_router(runtime))
     app.include_router(cases_router(runtime))
     app.include_router(intake_router(runtime))
     app.include_router(open311_router(runtime))
     app.include_router(residents_router(runtime))
+    app.include_router(people_router(runtime))
+    app.include_router(reports_router(runtime))
+    app.include_router(categories_router(runtime))
+    app.include_router(tiles_router(runtime))
+    app.include_router(analytics_router(runtime))
+    app.include_router(insights_router(runtime))
 
-    @app.get("/", response_class=HTMLResponse)
-    def home() -> str:
-        return _HOME
+    # The pages; residents' reports from them are limited like Open311's posts.
+    posts = RateLimiter(Rate(runtime.settings.open311_posts_per_10_minutes, 600.0))
+    app.include_router(web_router(runtime, report_guard=per_address(posts)))
 
     return app
-
-
-_HOME = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<title>gridgov 网格化治理平台</title></head><body>
-<h1>gridgov 网格化治理平台 <small>city grid governance</small></h1>
-<p>定位一个点 / locate a point:
-<a href="/api/v1/grids/locate?lon=113.66&lat=34.75">/api/v1/grids/locate?lon=113.66&amp;lat=34.75</a></p>
-<p>网格图层 / grid layers: <a href="/api/v1/grid-layers">/api/v1/grid-layers</a> ·
-接口文档 / API docs: <a href="/docs">/docs</a></p>
-</body></html>
-"""

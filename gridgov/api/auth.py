@@ -12,9 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from gridgov.api.errors import error_responses
 from gridgov.api.ids import MAX_ROW_ID
+from gridgov.api.ratelimit import Rate, RateLimiter, per_address
 from gridgov.services.accounts import (
     Account,
     AccountLocked,
@@ -30,11 +32,16 @@ CSRF_COOKIE = "gridgov_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 ACTING_ROLE_HEADER = "X-Acting-Role"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Per address and route, before the lockout: a flood of guesses costs no password hashing.
+SIGN_IN_RATE = Rate(60, 60.0)
 
 
-def install_auth(app: FastAPI, accounts: AccountService) -> None:
+def install_auth(
+    app: FastAPI, accounts: AccountService, *, sign_in_rate: Rate = SIGN_IN_RATE
+) -> None:
     """Give `app` the account service, the 401/403 answers and the `/api/v1/auth` routes."""
     app.state.accounts = accounts
+    app.state.sign_in_limiter = RateLimiter(sign_in_rate)
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
@@ -54,6 +61,11 @@ def install_auth(app: FastAPI, accounts: AccountService) -> None:
         return JSONResponse(status_code=403, content={"error": {"problem": str(exc)}})
 
     app.include_router(router)
+
+
+def sign_in_limit(request: Request) -> None:
+    """Spend one of the client address's sign-in tokens (429 when none are left)."""
+    per_address(request.app.state.sign_in_limiter)(request)
 
 
 def accounts_of(request: Request) -> AccountService:
@@ -111,6 +123,9 @@ def reading_actor(
 
 
 class SignIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "wang.li", "password": "your-own-passphrase"}]}
+    )
     username: str = Field(max_length=64, description="用户名 / username")
     password: str = Field(max_length=1024, description="密码 / password")
     totp_code: str | None = Field(
@@ -119,6 +134,18 @@ class SignIn(BaseModel):
 
 
 class TokenRequest(SignIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "wang.li",
+                    "password": "your-own-passphrase",
+                    "name": "大屏 / wall screen",
+                    "days": 30,
+                }
+            ]
+        }
+    )
     name: str = Field(max_length=100, description="令牌名称 / what the token is for")
     days: int | None = Field(None, ge=1, description="有效天数 / days until it expires")
 
@@ -140,7 +167,13 @@ def _me(account: Account, accounts: AccountService) -> dict[str, Any]:
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
 
 
-@router.post("/sign-in")
+@router.post(
+    "/sign-in",
+    dependencies=[Depends(sign_in_limit)],
+    responses=error_responses(
+        401, 422, 429, s401="用户名或密码错误、已锁定或需要动态口令 / refused"
+    ),
+)
 def sign_in(
     body: SignIn,
     request: Request,
@@ -175,7 +208,7 @@ def sign_in(
     }
 
 
-@router.post("/sign-out")
+@router.post("/sign-out", responses=error_responses(401, 403))
 def sign_out(
     request: Request,
     response: Response,
@@ -191,7 +224,12 @@ def sign_out(
     return {"status": "signed_out", "username": account.username}
 
 
-@router.post("/tokens", status_code=201)
+@router.post(
+    "/tokens",
+    status_code=201,
+    dependencies=[Depends(sign_in_limit)],
+    responses=error_responses(401, 422, 429),
+)
 def issue_token(
     body: TokenRequest,
     request: Request,
@@ -211,7 +249,10 @@ def issue_token(
     }
 
 
-@router.delete("/tokens/{token_id}")
+@router.delete(
+    "/tokens/{token_id}",
+    responses=error_responses(401, 403, 404, 422, s404="无此令牌 / no such token of yours"),
+)
 def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
     account: Annotated[Account, Depends(current_account)],
@@ -222,7 +263,7 @@ def revoke_token(
     return {"id": revoked.id, "name": revoked.name, "revoked_at": revoked.revoked_at}
 
 
-@router.get("/me")
+@router.get("/me", responses=error_responses(401))
 def me(
     account: Annotated[Account, Depends(current_account)],
     accounts: Annotated[AccountService, Depends(accounts_of)],

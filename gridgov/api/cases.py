@@ -1,6 +1,6 @@
 """Cases over HTTP for signed-in staff: list, detail with timeline, reports, every workflow action.
 
-GET  /api/v1/cases                            the newest cases in the account's subtree
+GET  /api/v1/cases                            filtered, paged, newest first, in the account's subtree
 GET  /api/v1/cases/{case_id}                  one case, its timeline and what this account may do
 GET  /api/v1/cases/{case_id}/reports          its reports; personal data only for who may see it
 POST /api/v1/cases/{case_id}/actions/{action} one workflow action → the case as it now stands
@@ -22,12 +22,16 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gridgov.api.auth import ACTING_ROLE_HEADER, accounts_of, current_account
+from gridgov.api.errors import ErrorBody as ErrorBody  # re-exported for older imports
+from gridgov.api.errors import Problem as Problem
+from gridgov.api.errors import error_responses
+from gridgov.api.grids import GRID_CODE
 from gridgov.api.ids import MAX_ROW_ID
 from gridgov.bootstrap import Runtime
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.intake.privacy import mask
 from gridgov.services.accounts import Account, AccountService, NotPermitted
-from gridgov.services.cases import CaseService, OutOfScope
+from gridgov.services.cases import CaseFilter, CaseService, OutOfScope
 from gridgov.workflow.events import CaseEvent
 from gridgov.workflow.model import (
     AcceptCase,
@@ -56,20 +60,12 @@ from gridgov.workflow.model import (
 from gridgov.workflow.transitions import RoleNotAllowed, allowed_actions, transition_for
 
 MAX_PAGE = 200
-MAX_OFFSET = 10_000
+MAX_OFFSET = 1_000_000
+MAX_SEARCH = 100
 # Actions the route does not take: a report arrives through intake, and absorb follows a merge.
 NOT_ROUTED = frozenset({Action.REPORT, Action.ABSORB})
 
 _T = TypeVar("_T")
-
-
-class Problem(BaseModel):
-    problem: str = Field(description="说明（中文 / English）/ what is wrong, Chinese then English")
-    field: str | None = Field(None, description="出错的字段 / the field at fault, if one")
-
-
-class ErrorBody(BaseModel):
-    error: Problem
 
 
 class CaseSummary(BaseModel):
@@ -117,6 +113,7 @@ class CaseDetail(CaseWithActions):
 
 class CasePage(BaseModel):
     items: list[CaseSummary]
+    total: int = Field(description="符合条件的工单总数 / how many cases match in all")
     limit: int
     offset: int
     next_offset: int | None = Field(
@@ -177,26 +174,22 @@ class ActionBody(BaseModel):
     into: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="并入的工单号 (merge)")
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "未登录或令牌无效 / not signed in"},
-    404: {
-        "model": ErrorBody,
-        "description": "无此工单，或不在管辖范围内（两者无法区分）/ no such case, or outside your "
-        "scope (deliberately the same answer)",
-    },
-}
-_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+_ERRORS = error_responses(
+    401,
+    404,
+    422,
+    s404="无此工单，或不在管辖范围内（两者无法区分）/ no such case, or outside your scope "
+    "(deliberately the same answer)",
+)
+_ACTION_ERRORS = {
     **_ERRORS,
-    403: {
-        "model": ErrorBody,
-        "description": "只读账号，或此角色不能执行此操作 / a read-only account, or a role that "
-        "may not take this action",
-    },
-    409: {"model": ErrorBody, "description": "当前状态不允许 / the case's state forbids it"},
-    422: {
-        "model": ErrorBody,
-        "description": "缺少或错误的字段（已指明）/ a field named as missing",
-    },
+    **error_responses(
+        403,
+        409,
+        s403="只读账号，或此角色不能执行此操作 / a read-only account, or a role that may not "
+        "take this action",
+        s409="当前状态不允许 / the case's state forbids it",
+    ),
 }
 
 AccountDep = Annotated[Account, Depends(current_account)]
@@ -210,28 +203,73 @@ def cases_router(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/cases",
-        summary="工单列表 · List the cases in your scope, newest first",
-        responses={401: _ERRORS[401]},
+        summary="工单列表 · The cases in your scope that match, newest first",
+        responses=error_responses(401, 404, 422, s404="scope 不在管辖范围内 / scope not yours"),
     )
     def list_cases(
         account: AccountDep,
         accounts: AccountsDep,
+        scope: Annotated[
+            str | None,
+            Query(pattern=GRID_CODE, description="范围内的网格 / a grid inside your scope"),
+        ] = None,
         state: Annotated[
-            CaseState | None, Query(description="只看此状态 / only this state")
+            list[CaseState] | None, Query(description="状态（可多选）/ states, any of")
+        ] = None,
+        category: Annotated[
+            str | None,
+            Query(max_length=32, description="分类，含其下小类 / a class and all below it"),
+        ] = None,
+        channel: Annotated[
+            str | None, Query(pattern=r"^[a-z0-9_]{1,32}$", description="上报渠道 / channel")
+        ] = None,
+        overdue: Annotated[
+            bool, Query(description="只看超期 / only past a running deadline")
+        ] = False,
+        created_from: Annotated[
+            AwareDatetime | None, Query(description="上报时间起（含）/ reported at or after")
+        ] = None,
+        created_to: Annotated[
+            AwareDatetime | None, Query(description="上报时间止（不含）/ reported before")
+        ] = None,
+        department: Annotated[
+            str | None, Query(max_length=128, description="当前承办部门 / dispatched to now")
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_SEARCH,
+                description="工单号、分类编码或上报内容 / case number, category code or words",
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> CasePage:
         reader = accounts.reader(account)
-        # The service pages from the newest; one more than asked says whether a next page exists.
-        found = service.cases(reader, state=state, limit=offset + limit + 1)
-        page = found[offset : offset + limit]
-        more = len(found) > offset + limit
-        return CasePage(
-            items=[_summary(service, c) for c in page],
+        wanted = CaseFilter(
+            scope_code=runtime.browse.scope(reader, scope) if scope is not None else None,
+            states=tuple(state or ()),
+            category_code=category,
+            channel=channel,
+            overdue=overdue,
+            created_from=created_from,
+            created_to=created_to,
+            department=department,
+            text=q,
+        )
+        page = service.search(
+            reader,
+            wanted,
             limit=limit,
             offset=offset,
-            next_offset=offset + limit if more else None,
+            personal_data=accounts.may_see_personal_data(account),
+        )
+        return CasePage(
+            items=[_summary(service, c) for c in page.cases],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+            next_offset=page.next_offset,
         )
 
     @router.get(
@@ -334,7 +372,7 @@ def cases_router(runtime: Runtime) -> APIRouter:
     @router.get(
         "/queue/manual",
         summary="人工派单队列 · Cases routing could not place, waiting for your centre",
-        responses={401: _ERRORS[401]},
+        responses=error_responses(401),
     )
     def manual_queue(account: AccountDep, accounts: AccountsDep) -> list[CaseSummary]:
         return [_summary(service, c) for c in service.manual_queue(accounts.reader(account))]
@@ -365,6 +403,8 @@ def _role_refusal() -> Iterator[None]:
 def _perform(
     service: CaseService, case_id: int, action: Action, body: ActionBody, actor: Actor
 ) -> Case:
+    if action in (Action.DISPATCH, Action.REASSIGN) and body.department:
+        _known_department(service, body.department)
     if action is Action.FILE:
         return service.file(case_id, actor, category_code=body.category_code)
     if action is Action.DISPATCH:
@@ -419,6 +459,16 @@ def _command(service: CaseService, action: Action, body: ActionBody, actor: Acto
                 reason=reason,
             )
     raise InvalidInput("action", f"{action.value} is not taken directly")
+
+
+def _known_department(service: CaseService, code: str) -> None:
+    # A case sent to a department that does not exist would wait for nobody.
+    try:
+        service.responsibilities.department(code)
+    except NotFound:
+        raise InvalidInput(
+            "department", f"未知的部门 {code!r} / unknown department {code!r}"
+        ) from None
 
 
 def _required(value: _T | None, name: str, action: Action) -> _T:

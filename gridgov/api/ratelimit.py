@@ -1,8 +1,10 @@
 """A small in-process rate limiter: one token bucket per key (client address + route, or a case).
 
-In-process on purpose: public endpoints need a first line of defence that works without Redis.
-Several workers each keep their own buckets, so the effective limit is per worker; a city that
-runs many workers behind one address should also limit at its reverse proxy.
+In-process on purpose: public endpoints and sign-in need a first line of defence that works
+without Redis. Several workers each keep their own buckets, so the effective limit is the number
+of workers times the configured one (docs/security.md); a city that runs many workers should also
+limit at its reverse proxy. Sign-in is protected beyond this by the lockout, which counts failures
+in the database and so holds across workers.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from fastapi import FastAPI, Request, Response
+
+from gridgov.api.errors import error
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +77,35 @@ class RateLimiter:
             del self._buckets[key]
         if len(self._buckets) >= self._max_keys:
             self._buckets.clear()
+
+
+class TooManyRequests(Exception):
+    """A client spent its tokens; answered 429 with Retry-After (see `install_rate_limits`)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"请求过于频繁，请 {retry_after} 秒后再试 / too many requests; retry in {retry_after} s"
+        )
+
+
+def per_address(limiter: RateLimiter) -> Callable[[Request], None]:
+    """A route dependency spending one token per request of a client address on this route."""
+
+    def spend(request: Request) -> None:
+        host = request.client.host if request.client else "unknown"
+        # The route's template, not the path: a client cannot dodge by varying a path parameter.
+        route = request.scope.get("route")
+        key = f"{host} {getattr(route, 'path', request.url.path)}"
+        if not limiter.take(key):
+            raise TooManyRequests(limiter.retry_after(key))
+
+    return spend
+
+
+def install_rate_limits(app: FastAPI) -> None:
+    """Answer `TooManyRequests` with the API's error body and Retry-After."""
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> Response:
+        return error(429, str(exc), Retry_After=str(exc.retry_after))

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridgov.api.errors import error_responses
 from gridgov.api.ids import MAX_ROW_ID
 from gridgov.api.open311.mapping import iso
 from gridgov.api.ratelimit import Rate, RateLimiter
@@ -33,14 +34,30 @@ from gridgov.workflow.model import CaseState
 FAILED_ATTEMPTS = Rate(5, 15 * 60.0)  # wrong digits per case and per address
 REQUESTS = Rate(60, 60.0)  # any request per address and route
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="工单号 / case number")]
+_REFUSALS = error_responses(
+    404,
+    422,
+    429,
+    s404="无此工单或手机号后四位不符（两者无法区分）/ no such case, or the digits differ",
+)
 
 
 class Proof(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"phone_last4": "5678"}]}
+    )
     phone_last4: str = Field(description="上报手机号后四位 / last 4 digits of the reporting phone")
 
 
 class Rating(Proof):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"phone_last4": "5678", "satisfaction": "satisfied", "comment": "处理很及时"}
+            ]
+        },
+    )
     satisfaction: str = Field(
         description="satisfied 满意, basically_satisfied 基本满意 or dissatisfied 不满意"
     )
@@ -71,7 +88,7 @@ def residents_router(
             failures.take(key)
         return JSONResponse(status_code=404, content={"error": {"problem": str(exc)}})
 
-    @router.post("/cases/{case_id}/follow")
+    @router.post("/cases/{case_id}/follow", responses=_REFUSALS)
     def follow(request: Request, case_id: CaseId, proof: Annotated[Proof, Body()]) -> JSONResponse:
         """案件进度：凭工单号和手机号后四位 / a case's progress, by its number and phone digits."""
         keys, refused = guarded(request, case_id)
@@ -83,7 +100,7 @@ def residents_router(
             return failed_attempt(keys, exc)
         return JSONResponse(content=_view(case, timeline, tz))
 
-    @router.post("/cases/{case_id}/rating")
+    @router.post("/cases/{case_id}/rating", responses={**_REFUSALS, **error_responses(409)})
     def rate(request: Request, case_id: CaseId, rating: Annotated[Rating, Body()]) -> JSONResponse:
         """结案后评价 / rate the outcome once the case is closed (once)."""
         keys, refused = guarded(request, case_id)

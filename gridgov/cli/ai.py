@@ -18,7 +18,9 @@ from gridgov.core.errors import InvalidInput
 from gridgov.workflow.categories import CategorySource, load_taxonomy
 
 TITLE, BODY, LABEL, ID = "留言主题", "留言详情", "一级标签", "留言编号"
+LEVELS = ("一级分类", "二级分类", "三级分类")
 LABELLED = "fj2_messages_labeled_921.csv"
+TAXONOMY = "fj1_label_taxonomy.csv"
 UNLABELLED = ("fj3_messages_with_votes.csv", "fj4_messages_with_replies.csv")
 PACKAGE_DATA = Path(__file__).resolve().parent.parent / "ai" / "data"
 DEFAULT_DATA_DIR = Path("../shared/data/tipdm2020c-gov-messages")
@@ -84,6 +86,21 @@ def read_labelled(path: Path, codes: Mapping[str, str]) -> list[tuple[str, str, 
     return out
 
 
+def read_taxonomy_docs(path: Path, codes: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(title, body, code) of one weak example per leaf of the source taxonomy: the leaf's name as
+    title, its second- and third-level names as body; 其他 (other) names nothing and is dropped.
+    Leaves of a first-level class the model does not know are skipped."""
+    out = []
+    for _, row in read_rows(path, LEVELS):
+        first, second, third = (row[c].strip() for c in LEVELS)
+        if first not in codes:
+            continue
+        names = [n for n in (second, third) if n and n != "其他"]
+        if names:
+            out.append((names[-1], " ".join(names), codes[first]))
+    return out
+
+
 @ai.command("evaluate")
 @click.option(
     "--data",
@@ -115,7 +132,8 @@ def evaluate_command(data_path: Path, model_dir: Path | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_DATA_DIR,
     show_default=True,
-    help=f"Folder with {LABELLED} and the unlabelled {' / '.join(UNLABELLED)}.",
+    help=f"Folder with {LABELLED}, the unlabelled {' / '.join(UNLABELLED)} and the taxonomy "
+    f"{TAXONOMY} (optional: its leaves become weak examples).",
 )
 @click.option(
     "--out",
@@ -175,18 +193,30 @@ def train_command(
         for _, row in read_rows(data_dir / name, (ID, TITLE, BODY))
         if row[ID] not in seen  # a few ids recur across attachments; never count one twice
     ]
+    weak: list[training.LabelledText] = []
+    if (data_dir / TAXONOMY).is_file():
+        weak = [
+            training.LabelledText(t, b, c)
+            for t, b, c in read_taxonomy_docs(data_dir / TAXONOMY, names)
+        ]
+    else:
+        click.echo(
+            f"未找到 {TAXONOMY}，不用分类体系弱标注 / {TAXONOMY} not found: training without "
+            "taxonomy documents",
+            err=True,
+        )
     progress = progress_printer("train")
     report: dict[str, Any] = {}
     if ablation:
-        report["ablation"] = ablation_table(labelled, unlabelled, config)
-    used = {labelled_name: code for labelled_name, code in names.items()}
+        report["ablation"] = ablation_table(labelled, unlabelled, weak, config)
     result = training.train(
         labelled,
         unlabelled=unlabelled,
+        taxonomy_docs=weak,
         config=config,
         metadata={
-            "label_names": {code: name for name, code in used.items()},
-            "data": [LABELLED, *UNLABELLED],
+            "label_names": {code: name for name, code in names.items()},
+            "data": [LABELLED, *UNLABELLED, *([TAXONOMY] if weak else [])],
             "training_code_commit": _commit(),
         },
         progress=progress,
@@ -204,14 +234,23 @@ def train_command(
     click.echo(json.dumps(report, ensure_ascii=False, indent=1))
 
 
-def ablation_table(labelled: Any, unlabelled: Any, config: Any) -> list[dict[str, Any]]:
+def ablation_table(labelled: Any, unlabelled: Any, weak: Any, config: Any) -> list[dict[str, Any]]:
     """One cross-validated row per step of the model card's ablation."""
     from gridgov.ai import training
 
     rows = []
     for name, step in training.ablation_steps(config):
-        cv = training.train(labelled, unlabelled=unlabelled, config=step).cv.summary()
-        keep = ("accuracy_mean", "accuracy_sd", "macro_f1_mean", "ece_calibrated")
+        result = training.train(labelled, unlabelled=unlabelled, taxonomy_docs=weak, config=step)
+        cv = result.cv.summary()
+        keep = (
+            "accuracy_mean",
+            "accuracy_sd",
+            "macro_f1_mean",
+            "ece_calibrated",
+            "threshold",
+            "auto_file_share",
+            "auto_file_accuracy",
+        )
         rows.append({"step": name} | {k: cv[k] for k in keep})
         click.echo(json.dumps(rows[-1], ensure_ascii=False), err=True)
     return rows

@@ -8,7 +8,9 @@ from gridgov import __version__
 from gridgov.cli import (
     accounts,
     ai,
+    analytics,
     audit,
+    briefing,
     cases,
     db,
     grids,
@@ -18,6 +20,7 @@ from gridgov.cli import (
     sensors,
     serve,
     sim,
+    worker,
 )
 
 
@@ -42,7 +45,10 @@ cli.add_command(accounts.accounts)
 cli.add_command(audit.audit)
 cli.add_command(sim.sim)
 cli.add_command(ai.ai)
+cli.add_command(analytics.analytics)
+briefing.register(ai.ai)
 cli.add_command(serve.serve)
+cli.add_command(worker.worker)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.clock import Clock
 from gridgov.core.errors import GridGovError, InvalidInput, NotFound
+from gridgov.services.case_scope import DepartmentActor
 from gridgov.services.credentials import (
     MAX_PASSWORD_LENGTH,
     check_password_policy,
@@ -836,12 +837,17 @@ def _by(account: Account | None) -> str:
 
 
 def _actor(account: Account, role: Role) -> Actor:
-    return Actor(
-        account.username,
-        role,
-        account.display_name or account.username,
-        scope_code=account.scope_code,
-    )
+    name = account.display_name or account.username
+    if account.role is AccountRole.DEPARTMENT_HANDLER:
+        # Narrowed by the case services to the cases dispatched to its department.
+        return DepartmentActor(
+            account.username,
+            role,
+            name,
+            scope_code=account.scope_code,
+            department=account.department_code or "",
+        )
+    return Actor(account.username, role, name, scope_code=account.scope_code)
 
 
 def _account(stored: StoredAccount) -> Account:

@@ -26,7 +26,9 @@ from gridgov.core.errors import Conflict, InvalidInput
 from gridgov.core.geo import Crs
 from gridgov.grids.locator import Location
 from gridgov.grids.model import GridLevel
+from gridgov.intake.channels import adapter
 from gridgov.services.audit import AuditReport, verify_audit
+from gridgov.services.case_scope import department_of, visible
 from gridgov.services.locating import GridLocating, LocateAnswer
 from gridgov.services.sweeper import (
     SweepItem,
@@ -35,11 +37,13 @@ from gridgov.services.sweeper import (
     retry_check,
     sweep_command,
 )
+from gridgov.store.case_queries import CaseQueries, CaseQuery
 from gridgov.store.cases import (
     PATH_COLUMNS,
     SPECIAL_KEY_PREFIX,
     CaseRepository,
     ConcurrentChange,
+    NewCase,
     ReportExists,
     special_codes,
 )
@@ -67,14 +71,17 @@ from gridgov.workflow.routing import (
     RoutingDecision,
     SpecialGridRef,
 )
-from gridgov.workflow.transitions import ActionRefused, decide, in_scope, transition_for
+from gridgov.workflow.transitions import ActionRefused, decide, transition_for
 
 SYSTEM_ACTOR = Actor("system", Role.SYSTEM, "系统 / system")
 _NEEDS_DISPATCH = (CaseState.FILED, CaseState.RETURNED, CaseState.REOPENED)
+MAX_PAGE = 1000
 
 __all__ = [
     "SYSTEM_ACTOR",
     "AuditReport",
+    "CaseFilter",
+    "CasePage",
     "CaseService",
     "ConcurrentChange",
     "ManualDispatchRequired",
@@ -128,6 +135,38 @@ class NewReport:
     reporter_name: str | None = None
     reporter_phone: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case list asks for, within the actor's scope; empty and None mean any."""
+
+    scope_code: str | None = None  # a grid inside the actor's own scope
+    ids: tuple[int, ...] = ()
+    states: tuple[CaseState, ...] = ()
+    category_code: str | None = None  # a class includes every class below it
+    category_codes: tuple[str, ...] = ()  # exact leaf codes (Open311's service_code list)
+    channel: str | None = None
+    overdue: bool = False
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    department: str | None = None  # dispatched to this department now
+    text: str | None = None  # case number, category code or words of a report
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of a case list, newest first, with how many cases match in all."""
+
+    cases: list[Case]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        following = self.offset + self.limit
+        return following if following < self.total else None
 
 
 class CaseService:
@@ -279,11 +318,14 @@ class CaseService:
         known: Mapping[str, Case],
         steps: Sequence[tuple[str, Command, Actor]],
         now: datetime,
+        new_cases: Mapping[str, tuple[float | None, float | None]] | None = None,
     ) -> tuple[dict[str, Case], list[ActionRefused | None]]:
         """Decide many steps (case id, command, actor) in order, then append once and project once.
 
         `known` holds the current state of every existing case a step names (locked by the
-        caller); a ReportCase step names its new case. Each step is decided against the state the
+        caller); a ReportCase step names its new case, whose id is either stored already or
+        reserved and given in `new_cases` (id → lon, lat), which inserts it here with its
+        projection before the events. Each step is decided against the state the
         earlier steps left, so one batch may report, merge, file and dispatch. All events are
         sealed under one hold of the audit head and inserted in one statement, and each touched
         case's projection is written once: this is what lets intake store thousands of reports a
@@ -307,17 +349,36 @@ class CaseService:
                 current[event.case_id] = apply(current.get(event.case_id), event)
             pending.extend(events)
         touched = list(dict.fromkeys(e.case_id for e in pending))
+        fresh = new_cases or {}
+        # New cases go in finished, with their projection, before the events that name them.
+        repo.insert_cases(
+            [self._new_case(k, point, current.get(k), now) for k, point in fresh.items()]
+        )
         if pending:
             repo.append(pending)
         final = {case_id: current[case_id] for case_id in touched}
         repo.save_projections(
-            [(case, self._next_check(case, now)) for case in final.values() if case is not None]
+            [
+                (case, self._next_check(case, now))
+                for case in final.values()
+                if case is not None and case.id not in fresh
+            ]
         )
         return {k: v for k, v in final.items() if v is not None}, refused
 
+    def _new_case(
+        self,
+        case_id: str,
+        point: tuple[float | None, float | None],
+        case: Case | None,
+        now: datetime,
+    ) -> NewCase:
+        sweep_at = None if case is None else self._next_check(case, now)
+        return NewCase(int(case_id), point[0], point[1], now, case, sweep_at)
+
     def _visible(self, repo: CaseRepository, case_id: int, actor: Actor) -> Case:
         case = repo.case(case_id)
-        if not in_scope(actor, case):
+        if not visible(actor, case):
             raise OutOfScope(actor, case.id)
         return case
 
@@ -423,6 +484,66 @@ class CaseService:
         """The newest cases in the actor's subtree, optionally in one state."""
         return self._cases(actor, [state] if state else [], limit)
 
+    def search(
+        self,
+        actor: Actor,
+        wanted: CaseFilter | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        personal_data: bool = False,
+    ) -> CasePage:
+        """A page of the cases in the actor's scope that match `wanted`, newest first.
+
+        `personal_data` says whether the actor may see reporters' numbers: without it, a text
+        search with digits looks only at the masked report text.
+        """
+        wanted = wanted or CaseFilter()
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput("limit", f"须为 1–{MAX_PAGE} / must be 1–{MAX_PAGE}")
+        if offset < 0:
+            raise InvalidInput("offset", "不能为负 / must not be negative")
+        query = self._query(actor, wanted, personal_data)
+        with self._sessions() as session:
+            ids, total = CaseQueries(session).search(query, limit=limit, offset=offset)
+            events = CaseRepository(session).events_of(ids)
+        cases = [Case.replay(events[i]) for i in ids if events.get(i)]
+        # The projection chose the page; the replayed events decide what is shown.
+        return CasePage([c for c in cases if visible(actor, c)], total, limit, offset)
+
+    def _query(self, actor: Actor, wanted: CaseFilter, personal_data: bool) -> CaseQuery:
+        # Both the actor's scope and the asked one must hold, so a grid outside the actor's
+        # scope finds nothing (the front doors answer it with 404 before asking).
+        scopes = tuple(c for c in (actor.scope_code, wanted.scope_code) if c is not None)
+        categories = tuple(wanted.category_codes)
+        if wanted.category_code is not None:
+            categories += self._within(wanted.category_code)
+        if wanted.channel is not None:
+            adapter(wanted.channel)
+        for name, at in (("created_from", wanted.created_from), ("created_to", wanted.created_to)):
+            if at is not None and at.tzinfo is None:
+                raise InvalidInput(name, "须带时区 / must be timezone-aware")
+        narrowed = department_of(actor)
+        departments = tuple(d for d in (narrowed, wanted.department) if d is not None)
+        return CaseQuery(
+            scope_codes=scopes,
+            departments=departments,
+            ids=wanted.ids,
+            states=tuple(s.value for s in wanted.states),
+            category_codes=categories,
+            channel=wanted.channel,
+            overdue_at=self._clock.now() if wanted.overdue else None,
+            created_from=wanted.created_from,
+            created_to=wanted.created_to,
+            text=(wanted.text or "").strip() or None,
+            search_in="text" if personal_data else "text_masked",
+        )
+
+    def _within(self, code: str) -> tuple[str, ...]:
+        if code not in self.taxonomy:
+            raise InvalidInput("category", f"未知的事件分类 {code!r} / unknown category {code!r}")
+        return tuple(c.code for c in self.taxonomy if self.taxonomy.is_within(c.code, code))
+
     def manual_queue(self, actor: Actor) -> list[Case]:
         """Cases waiting to be dispatched that routing cannot place, owned by the actor's centre."""
         waiting = self._cases(actor, list(_NEEDS_DISPATCH), limit=10_000)
@@ -452,7 +573,7 @@ class CaseService:
             )
             events = repo.events_of(ids)
         cases = [Case.replay(events[i]) for i in ids]
-        return [c for c in cases if in_scope(actor, c)]
+        return [c for c in cases if visible(actor, c)]
 
     def projection(self, case_id: int) -> dict[str, Any]:
         """The stored read model of a case (dashboards read this, not the events)."""

@@ -91,6 +91,11 @@ class Placer:
                 placements[i] = self.by_address(report, layer, index)
         return [p for p in placements if p is not None]
 
+    def warm_up(self) -> None:
+        """Build the active layer's locate index and gazetteer now, not on the first report."""
+        layer = self._locating.layer()
+        self.gazetteer(layer, self._locating.index(layer))
+
     def at_point(self, lon: float, lat: float, crs: Crs) -> Placement:
         """A placement for a point an operator gave (manual location)."""
         answer = self._locating.locate(lon, lat, crs=crs)

@@ -9,6 +9,7 @@ a cached index can never be stale.
 from __future__ import annotations
 
 import pickle
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -161,10 +162,13 @@ class GridLocating:
         )
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
-            with partial.open("wb") as f:
-                pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-            partial.replace(path)
+            # Several server processes may build the same layer at once: each writes its own
+            # temporary file, so the atomic rename never publishes another writer's torn pickle.
+            with tempfile.NamedTemporaryFile(
+                dir=path.parent, prefix=f"{path.name}.", suffix=".partial", delete=False
+            ) as out:
+                pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
+            Path(out.name).replace(path)
         return index
 
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from gridgov.core.clock import Clock
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.intake.channels import adapter
 from gridgov.intake.privacy import mask
-from gridgov.services.cases import CaseService
+from gridgov.services.cases import CaseFilter, CaseService
 from gridgov.services.intake import IntakeReceipt, IntakeService
 from gridgov.workflow.categories import Category
 from gridgov.workflow.events import CaseEvent
@@ -31,6 +31,7 @@ from gridgov.workflow.replay import apply
 PUBLIC = Actor("public", Role.REPORTER, "公众 / public")
 RESIDENT_CHANNELS = frozenset({"citizen_app"})
 MAX_COMMENT_CHARS = 500
+MAX_IDS = 1000  # case numbers one list request may name
 _LAST4 = re.compile(r"^[0-9]{4}$")
 
 # The steps a resident sees, and those whose reason is theirs to read (why a report was not
@@ -43,6 +44,10 @@ PUBLIC_ACTIONS = frozenset(
     }
 )  # fmt: skip
 PUBLIC_REASONS = frozenset({Action.REJECT, Action.CLOSE})
+# Open311's `closed`: nothing more will be done.
+CLOSED_STATES = frozenset(
+    {CaseState.REJECTED, CaseState.CLOSED, CaseState.EVALUATED, CaseState.MERGED}
+)
 _STATE_EN = {
     CaseState.REPORTED: "received",
     CaseState.FILED: "accepted for handling",
@@ -93,12 +98,7 @@ class PublicCase:
 
     @property
     def is_open(self) -> bool:
-        return self.state not in {
-            CaseState.REJECTED,
-            CaseState.CLOSED,
-            CaseState.EVALUATED,
-            CaseState.MERGED,
-        }
+        return self.state not in CLOSED_STATES
 
     @property
     def status_zh(self) -> str:
@@ -142,14 +142,10 @@ class Filters:
 
 
 class ResidentService:
-    def __init__(
-        self, cases: CaseService, intake: IntakeService, clock: Clock, *, max_scan: int = 10_000
-    ) -> None:
+    def __init__(self, cases: CaseService, intake: IntakeService, clock: Clock) -> None:
         self._cases = cases
         self._intake = intake
         self._clock = clock
-        # The newest cases the public list looks through; see `cases` on why there is a bound.
-        self.max_scan = max_scan
 
     # Filing
 
@@ -180,25 +176,26 @@ class ResidentService:
         return self._public(self._cases.case(case_id, PUBLIC))
 
     def cases(self, filters: Filters) -> list[PublicCase]:
-        """The public list, newest first.
-
-        The store has no query by date and class yet, so this looks through the newest
-        `max_scan` cases and filters them here.
-        """
+        """The public list, found by the store: newest first, or in the order of `ids`."""
         if filters.ids:
-            found = []
-            for case_id in filters.ids:
-                try:
-                    found.append(self._cases.case(case_id, PUBLIC))
-                except NotFound:
-                    continue
-            chosen: Iterable[Case] = found
-        else:
-            chosen = (
-                c for c in self._cases.cases(PUBLIC, limit=self.max_scan) if _matches(c, filters)
-            )
-        page = list(chosen)[filters.offset : filters.offset + filters.limit]
-        return [self._public(c) for c in page]
+            wanted = list(dict.fromkeys(filters.ids))[:MAX_IDS]
+            found = self._cases.search(PUBLIC, CaseFilter(ids=tuple(wanted)), limit=len(wanted))
+            by_id = {int(c.id): c for c in found.cases}
+            chosen = [by_id[i] for i in wanted if i in by_id]
+            return [
+                self._public(c) for c in chosen[filters.offset : filters.offset + filters.limit]
+            ]
+        states = () if filters.open is None else _states(open_=filters.open)
+        # Open311's end_date is inclusive; the case filter's end is not.
+        end = None if filters.end is None else filters.end + timedelta(microseconds=1)
+        wanted_filter = CaseFilter(
+            category_codes=filters.category_codes,
+            states=states,
+            created_from=filters.start,
+            created_to=end,
+        )
+        page = self._cases.search(PUBLIC, wanted_filter, limit=filters.limit, offset=filters.offset)
+        return [self._public(c) for c in page.cases]
 
     def follow(self, case_id: int, phone_last4: str) -> tuple[PublicCase, list[TimelineEntry]]:
         """A reporter's view of their case: its public state and timeline."""
@@ -303,14 +300,8 @@ def _masked(text: str, name: str | None) -> str:
     return masked
 
 
-def _matches(case: Case, f: Filters) -> bool:
-    if f.category_codes and case.category_code not in f.category_codes:
-        return False
-    if f.start is not None and case.reported_at < f.start:
-        return False
-    if f.end is not None and case.reported_at > f.end:
-        return False
-    return f.open is None or case.is_open == f.open
+def _states(*, open_: bool) -> tuple[CaseState, ...]:
+    return tuple(s for s in CaseState if (s not in CLOSED_STATES) is open_)
 
 
 def _last4(phone: str) -> str:

@@ -12,12 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.core.errors import NotFound
-from gridgov.store.cases import CaseRepository, ReportExists, core_table
+from gridgov.store.cases import (
+    CaseRepository,
+    ReportExists,
+    core_table,
+    insert_many,
+    reserve_ids,
+)
 from gridgov.store.tables import CaseRow, IntakeKeyRow, ReportRow
 
 LOCATED = "located"
@@ -70,26 +76,35 @@ class IntakeRepository:
     def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], IntakeRecord]:
         """The stored reports among (channel, external_id) keys."""
         found: dict[tuple[str, str], IntakeRecord] = {}
-        wanted = sorted(set(keys))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows = self._session.scalars(
-                select(ReportRow).where(tuple_(ReportRow.channel, ReportRow.external_id).in_(chunk))
-            )
-            for row in rows:
-                found[(row.channel, row.external_id)] = _record(row)
+        by_channel: dict[str, list[str]] = {}
+        for channel, external_id in sorted(set(keys)):
+            by_channel.setdefault(channel, []).append(external_id)
+        # One channel per query: SQLite answers `(channel, external_id) IN (VALUES …)` by reading
+        # the whole table, but `channel = ? AND external_id IN (…)` from the unique index.
+        for channel, ids in by_channel.items():
+            for start in range(0, len(ids), 500):
+                rows = self._session.scalars(
+                    select(ReportRow).where(
+                        ReportRow.channel == channel,
+                        ReportRow.external_id.in_(ids[start : start + 500]),
+                    )
+                )
+                for row in rows:
+                    found[(row.channel, row.external_id)] = _record(row)
         return found
 
-    def add_reports(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert many reports in one statement; `ReportExists` if any key arrived meanwhile."""
+    def reserve_report_ids(self, count: int) -> list[int]:
+        """Ids for `count` reports stored later in this transaction (see `reserve_ids`)."""
+        return reserve_ids(self._session, core_table(ReportRow), count)
+
+    def add_reports(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert many reports, each with its reserved `id`, in one statement; `ReportExists` if
+        any key arrived meanwhile (the caller's transaction is then to be rolled back)."""
         if not rows:
-            return []
-        # Core, not the ORM bulk path (see `CaseRepository.open_cases`).
-        table = core_table(ReportRow)
-        query = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return
+        # Core, not the ORM bulk path (see `CaseRepository.insert_cases`).
         try:
-            with self._session.begin_nested():
-                return list(self._session.execute(query, list(rows)).scalars())
+            insert_many(self._session, core_table(ReportRow), rows)
         except IntegrityError:
             raise ReportExists("a report of this batch was stored by another request") from None
 

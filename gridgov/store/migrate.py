@@ -15,8 +15,11 @@ from sqlalchemy.engine import URL
 # Imported for its tables, so that every comparison with `Base.metadata` sees the accounts too.
 import gridgov.store.accounts  # noqa: F401
 from gridgov.store import hotline_notify as _hotline_tables  # noqa: F401
+from gridgov.store import jobs as _job_tables  # noqa: F401
 from gridgov.store import labels as _label_tables  # noqa: F401
+from gridgov.store import rollups as _rollup_tables  # noqa: F401
 from gridgov.store.db import make_engine
+from gridgov.store.partitions import PARTITION_TABLE
 from gridgov.store.tables import GRIDS_GEOM_GIST_INDEX
 from gridgov.store.types import Geometry, PostGISGeometry
 
@@ -64,9 +67,15 @@ def head() -> str:
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Leave PostGIS's own table and our PostgreSQL-only spatial index out of comparisons."""
+    """Leave PostGIS's own table and our PostgreSQL-only spatial index out of comparisons, and
+    the PostgreSQL-only shape of partitioned `cases`: its partitions, and the foreign keys to it
+    that a partitioned table cannot have (migration 0009)."""
     if type_ == "table":
-        return name not in EXTENSION_TABLES
+        return name not in EXTENSION_TABLES and not (
+            reflected and name is not None and PARTITION_TABLE.match(name)
+        )
+    if type_ == "foreign_key_constraint" and not reflected:
+        return str(getattr(obj, "referred_table", None)) != "cases"
     return not (type_ == "index" and name == GRIDS_GEOM_GIST_INDEX)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gridgov.store.types import Geometry, UtcDateTime
+from gridgov.workflow.model import CLOSED_STATES, CaseState
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +60,8 @@ GRID_LEVELS = ("city", "district", "street", "community", "compound", "micro", "
 ASSIGNMENT_ROLES = ("grid_worker", "grid_leader", "police_officer", "party_member_volunteer")
 PARTY_ORG_KINDS = ("branch", "group")
 TASK_STATUSES = ("open", "assigned", "done")
+# The states of a case not yet closed, in CaseState order (the partial index below names them).
+OPEN_CASE_STATES = tuple(s.value for s in CaseState if s not in CLOSED_STATES)
 
 
 class LayerRow(Base):
@@ -260,6 +263,23 @@ class CaseRow(Base):
         Index("ix_cases_street_code_created_at", "street_code", "created_at"),
         Index("ix_cases_community_code", "community_code"),
         Index("ix_cases_owning_code_state", "owning_code", "state"),
+        # Migration 0008, for the dashboard figures (gridgov/store/analytics.py).
+        Index("ix_cases_city_code_created_at", "city_code", "created_at"),
+        Index("ix_cases_city_code_closed_at", "city_code", "closed_at"),
+        Index("ix_cases_district_code_closed_at", "district_code", "closed_at"),
+        Index("ix_cases_street_code_closed_at", "street_code", "closed_at"),
+        # Open cases only, by their path: a dashboard's open and overdue counts for any scope
+        # read a prefix of it and nothing else. Queries must spell the state list exactly so.
+        Index(
+            "ix_cases_open_path",
+            "city_code",
+            "district_code",
+            "street_code",
+            "community_code",
+            "handle_due",
+            sqlite_where=text(_one_of("state", OPEN_CASE_STATES)),
+            postgresql_where=text(_one_of("state", OPEN_CASE_STATES)),
+        ),
     )
 
 
@@ -281,7 +301,11 @@ class CaseEventRow(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        # Migration 0008: rework and handling times; with case_id the dashboards read it alone.
+        Index("ix_case_events_action_at", "action", "at", "case_id"),
+    )
 
 
 class AuditHeadRow(Base):

@@ -119,12 +119,16 @@ def event_hash(event: PendingEvent, global_seq: int, prev_hash: str) -> str:
         "payload": event.payload,
         "prev_hash": prev_hash,
     }
-    # sort_keys and fixed separators make the bytes independent of dict order and formatting;
-    # allow_nan=False because NaN is not JSON and would not survive a round trip through a store.
-    text = json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(content).encode("utf-8")).hexdigest()
+
+
+# sort_keys and fixed separators make the bytes independent of dict order and formatting;
+# allow_nan=False because NaN is not JSON and would not survive a round trip through a store.
+# One encoder for every event: `json.dumps` with options builds a new one per call, which cost
+# as much as encoding a small event.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def seal(pending: Sequence[PendingEvent], head: ChainHead = GENESIS) -> list[CaseEvent]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -202,3 +202,35 @@ def test_the_finder_refuses_a_review_threshold_above_the_merge_threshold() -> No
 def test_the_shipped_taxonomy_fits_the_category_tree_protocol() -> None:
     taxonomy: Taxonomy = load_taxonomy()
     assert DuplicateFinder(taxonomy=taxonomy).category_relation("E0401", "E0403") == "sibling"
+
+
+def test_time_apart_is_exact_to_the_microsecond_across_time_zones(finder: DuplicateFinder) -> None:
+    beijing = timezone(timedelta(hours=8))
+    first = report("1", "金水路南侧井盖丢失", category="C0102")
+    later = ReportSignature.of(
+        "2", "2", "police_110", east(5), LAT,
+        (T0 + timedelta(minutes=31, seconds=30, microseconds=7)).astimezone(beijing),
+        "C0102", "金水路南侧井盖丢失", 30.0,
+    )  # fmt: skip
+    decision = finder.find(later, [first])
+    reasons = {r.key: r for r in decision.reasons}
+    assert reasons["time"].value == round((31 * 60 + 30.000007) / 60, 1)
+    assert decision.same_as == "1"
+
+
+def test_a_signature_refuses_a_time_without_a_zone() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ReportSignature.of("1", "1", "citizen_app", LON, LAT, datetime(2026, 3, 2, 9), None, "井盖")
+
+
+def test_details_stated_alike_in_many_neighbours_score_the_same_each_time(
+    finder: DuplicateFinder,
+) -> None:
+    # Detail comparisons are remembered across lookups; the answers must not depend on order.
+    new = report("new", "和平新村3号楼东侧井盖丢失", category="C0102", minutes=30)
+    same = report("a", "和平新村3号楼东侧井盖没了", category="C0102", metres_east=10)
+    other = report("b", "和平新村7号楼东侧井盖没了", category="C0102", metres_east=10)
+    first = finder.find(new, [other, same])
+    second = finder.find(new, [same, other])
+    assert first == second and first.same_as == "a"
+    assert finder.find(new, [other]).same_as is None

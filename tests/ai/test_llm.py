@@ -15,6 +15,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx2
 import pytest
 from PIL import Image
 
@@ -465,3 +466,30 @@ def test_figures_are_traced_to_the_data_however_they_are_written(
     text: str, untraceable: list[str]
 ) -> None:
     assert untraceable_figures(text, FACTS) == untraceable
+
+
+def test_an_injected_transport_carries_the_request_so_no_socket_is_opened() -> None:
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, content=completion(json.dumps(GOOD, ensure_ascii=False)).body)
+
+    # A port nothing listens on: only the transport can have answered.
+    analyzer = ChatCompletionsAnalyzer(
+        f"http://127.0.0.1:{free_port()}/v1",
+        MODEL,
+        api_key=API_KEY,
+        transport=httpx2.MockTransport(answer),
+    )
+    analysis = analyzer.analyze(photo(), text="井盖没了", categories=CATEGORIES)
+    assert analysis.category_code == "C0102"
+    assert seen[0].url.path == "/v1/chat/completions"
+    assert seen[0].headers["Authorization"] == f"Bearer {API_KEY}"
+    writer = ChatCompletionsWriter(
+        "http://model.invalid", MODEL, transport=httpx2.MockTransport(answer), attempts=1
+    )
+    assert writer.draft("日报草稿：上报3件。", {"reports": 3}) == json.dumps(
+        GOOD, ensure_ascii=False
+    )
+    assert writer.label == f"model {MODEL} at http://model.invalid"

@@ -7,7 +7,15 @@ import sys
 
 import pytest
 
-from gridgov.ai.text import compare_details, details, normalize, similarity, tokens, words
+from gridgov.ai.text import (
+    compare_details,
+    details,
+    features,
+    normalize,
+    similarity,
+    tokens,
+    words,
+)
 
 
 def test_full_width_and_chinese_house_numbers_normalize_to_ascii_digits() -> None:
@@ -89,3 +97,23 @@ def test_tokens_are_the_character_pairs_left_once_stopwords_are_cut_out() -> Non
     assert tokens("请尽快处理：井盖丢失！") == {"~井盖", "~盖丢", "~丢失"}
     assert tokens("坑") == {"坑"}
     assert tokens("请尽快处理") == frozenset()
+
+
+def test_roads_are_read_around_each_mention_however_long_the_text() -> None:
+    filler = "小区门口有人反映，" * 12
+    text = f"{filler}农业东路路西有个大坑，{filler}另外金水路与经三路交叉口东北角井盖也丢了"
+    assert {d for d in details(text) if d.startswith("road=")} == {
+        "road=农业东路", "road=金水路", "road=经三路",
+    }  # fmt: skip
+
+
+def test_features_are_the_tokens_and_the_details_of_one_text() -> None:
+    text = "市民来电反映：花园路东侧3号楼门口井盖丢失"
+    assert features(text) == (tokens(text), details(text))
+
+
+def test_loading_the_segmenter_ahead_loads_its_dictionary_quietly() -> None:
+    code = "import gridgov.ai.text as t; t.load_segmenter(); print(t._segmenter.initialized)"
+    result = _run(code)
+    assert result.stdout.strip() == "True"
+    assert result.stderr == ""

@@ -74,3 +74,40 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy() -> None:
     confidence = np.array([0.75] * 4)
     assert expected_calibration_error(confidence, np.array([True, True, True, False])) == 0
     assert expected_calibration_error(confidence, np.array([True] * 4)) == pytest.approx(0.25)
+
+
+WEAK = [
+    LabelledText("校车安全", "学生服务 校车安全", "H14"),
+    LabelledText("校车接送", "学生服务 校车接送", "H14"),
+    LabelledText("网约车", "出租车管理 网约车", "H06"),
+]
+
+
+def test_taxonomy_documents_teach_words_no_message_used_and_are_never_tested_on() -> None:
+    plain = train(corpus(), config=FAST)
+    taught = train(corpus(), taxonomy_docs=WEAK, config=FAST)
+    text = [("校车", "校车")]
+    assert "校车" not in plain.model.vectorizer.vocabularies[2]
+    assert "校车" in taught.model.vectorizer.vocabularies[2]
+    assert taught.model.predict(text) == ["H14"]
+    # H06 has no message: its document is left out rather than adding a class nobody labelled.
+    assert taught.model.labels == ("H01", "H14", "H15")
+    assert taught.model.metadata["taxonomy_docs"] == 2
+    supports = [s["support"] for s in taught.cv.summary()["per_class"].values()]
+    assert sum(supports) == len(corpus())
+
+
+def test_a_zero_taxonomy_weight_leaves_the_documents_out() -> None:
+    model = train(corpus(), taxonomy_docs=WEAK, config=replace(FAST, taxonomy_weight=0.0)).model
+    assert model.metadata["taxonomy_docs"] == 0
+    assert "校车" not in model.vectorizer.vocabularies[2]
+
+
+def test_the_word_vocabulary_holds_jieba_words_found_again_as_stretches_of_any_text() -> None:
+    model = train(corpus(), unlabelled=UNLABELLED, config=FAST).model
+    words = model.vectorizer.vocabularies[2]
+    assert model.vectorizer.features.words == "lexicon"
+    assert {"拖欠工资", "补课"} <= set(words)
+    # jieba would read 老板拖欠工资款 differently; the lexicon finds the known word inside it.
+    row = model.vectorizer.transform([("欠薪", "老板拖欠工资款")])
+    assert "拖欠工资" in {model.vectorizer.token(int(j)) for j in row.indices}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from gridgov.services.accounts import AccountRole
 from tests.api.staff_world import PASSWORD, StaffWorld, build_staff_world
-from tests.case_world import INTAKE, SHIFT
+from tests.case_world import INTAKE, SHIFT, STREET_1
 
 OTHER_STREET = "410102002000"  # the same district, another street
 
@@ -214,3 +215,80 @@ def test_a_case_number_beyond_the_stores_integers_is_a_422_not_a_database_error(
     ):
         assert response.status_code == 422, response.text
         assert response.json()["error"]["field"] == "path.case_id"
+
+
+def _ids(world: StaffWorld, account: str = "city_admin", **params: object) -> list[int]:
+    response = world.client.get("/api/v1/cases", params=params, headers=world.headers(account))
+    assert response.status_code == 200, response.text
+    return [c["id"] for c in response.json()["items"]]
+
+
+def test_the_list_filters_by_state_category_channel_department_and_time(
+    world: StaffWorld,
+) -> None:
+    filed = _filed_case(world)
+    _, police = world.runtime.cases.submit_report(
+        world.cases.report(category="H02", channel="police_110"), INTAKE
+    )
+    police_id = int(police.id)
+    everything = [police_id, filed, world.outside, world.inside]
+    assert _ids(world) == everything
+    assert _ids(world, state=["dispatched", "filed"]) == [filed, world.outside, world.inside]
+    assert _ids(world, category="E01") == [filed, world.outside, world.inside]  # E0102 is in E01
+    assert _ids(world, channel="police_110") == [police_id]
+    assert _ids(world, department="410102000000.urban_management") == [world.inside]
+    now = world.clock.now()
+    assert _ids(world, created_from=now.isoformat()) == everything
+    assert _ids(world, created_to=now.isoformat()) == []
+    assert _ids(world, scope=STREET_1) == [police_id, filed, world.inside]
+    assert _ids(world, overdue="true") == []
+    world.clock.advance(timedelta(days=30))
+    assert _ids(world, overdue="true") == [world.outside, world.inside]
+
+
+def test_text_search_finds_numbers_only_for_who_may_see_them(world: StaffWorld) -> None:
+    report = world.cases.report()
+    phone_in_text = replace(report, text="井盖坏了，请回电13912345678")
+    _, case = world.runtime.cases.submit_report(phone_in_text, INTAKE)
+    found = int(case.id)
+    assert _ids(world, q="请回电") == [found]
+    assert _ids(world, "grid_worker", q="请回电") == [found]
+    assert _ids(world, q="13912345678") == [found]
+    # A grid worker may not see the number, so searching by it must not tell which case has it.
+    assert _ids(world, "grid_worker", q="13912345678") == []
+    assert _ids(world, "grid_worker", q=str(world.inside)) == [world.inside]  # the case number
+    assert _ids(world, q="50%_") == []  # LIKE's wildcards are plain characters
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"state": "lost"}, "state.0"),
+        ({"created_from": "2026-11-27T10:00:00"}, "created_from"),
+        ({"created_to": "yesterday"}, "created_to"),
+        ({"category": "ZZ99"}, "category"),
+        ({"channel": "pigeon_post"}, "channel"),
+        ({"q": "x" * 101}, "q"),
+        ({"overdue": "sometimes"}, "overdue"),
+        ({"offset": 1_000_001}, "offset"),
+    ],
+)
+def test_a_bad_list_filter_is_a_422_naming_it(
+    world: StaffWorld, params: dict[str, object], field: str
+) -> None:
+    response = world.client.get("/api/v1/cases", params=params, headers=world.headers("city_admin"))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+
+
+def test_a_dispatch_to_a_department_that_does_not_exist_is_a_422(world: StaffWorld) -> None:
+    case_id = _filed_case(world)
+    before = world.events()
+    response = world.client.post(
+        f"/api/v1/cases/{case_id}/actions/dispatch",
+        json={"department": "no.such.department"},
+        headers=world.headers("district_operator"),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "department"
+    assert world.events() == before

@@ -183,6 +183,7 @@ def test_a_bad_report_gets_the_spec_error_naming_the_field_and_stores_nothing(
         ({"service_request_id": "1,²"}, "service_request_id"),
         ({"service_request_id": "99999999999"}, "service_request_id"),
         ({"page": "²"}, "page"),
+        ({"service_request_id": ",".join(["1"] * 1001)}, "service_request_id"),
     ],
 )
 def test_a_malformed_filter_is_400_naming_it(

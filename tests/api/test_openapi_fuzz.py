@@ -9,7 +9,9 @@ So that the generated requests reach the code behind the front checks:
 - half the case ids are swapped for the world's real cases, so workflow actions really run;
 - Open311 requests mostly ask for json or xml, the formats that exist;
 - intake requests go to a real channel with its API key, so payloads reach the intake service;
+- grid codes, people, reports (and an unlocated one to place) and scopes are often real ones;
 - revoking a token never revokes the admin's own, which would make the rest of the run 401s.
+- the analytics live stream is always asked with once=1, or it would never end.
 
 Why not `schemathesis.pytest.from_fixture(...).parametrize()`: in schemathesis 4.32.5 it sets
 `request.node._nodeid`, which pytest 9.2 no longer has (AttributeError on every run). The
@@ -42,7 +44,6 @@ INTAKE_CHANNEL = "police_110"
 MAX_EXAMPLES = 40  # per operation, valid and invalid requests mixed
 
 OPERATIONS = [
-    ("GET", "/"),
     ("GET", "/healthz"),
     ("POST", "/api/v1/auth/sign-in"),
     ("POST", "/api/v1/auth/sign-out"),
@@ -51,6 +52,20 @@ OPERATIONS = [
     ("GET", "/api/v1/auth/me"),
     ("GET", "/api/v1/grid-layers"),
     ("GET", "/api/v1/grids/locate"),
+    ("GET", "/api/v1/grids/tree"),
+    ("GET", "/api/v1/grids/export"),
+    ("GET", "/api/v1/grids/{code}"),
+    ("GET", "/api/v1/grids/{code}/geometry"),
+    ("GET", "/api/v1/people"),
+    ("GET", "/api/v1/people/{person_id}"),
+    ("GET", "/api/v1/reports"),
+    ("GET", "/api/v1/reports/{report_id}"),
+    ("POST", "/api/v1/reports/{report_id}/locate"),
+    ("GET", "/api/v1/categories"),
+    ("GET", "/api/v1/departments"),
+    ("GET", "/api/v1/analytics/early-warning"),
+    ("GET", "/api/v1/cases/{case_id}/suggestions"),
+    ("GET", "/api/v1/briefing/daily"),
     ("GET", "/api/v1/cases"),
     ("GET", "/api/v1/cases/{case_id}"),
     ("GET", "/api/v1/cases/{case_id}/reports"),
@@ -67,7 +82,20 @@ OPERATIONS = [
     ("GET", "/open311/v2/tokens/{token}.{fmt}"),
     ("POST", "/api/v1/residents/cases/{case_id}/follow"),
     ("POST", "/api/v1/residents/cases/{case_id}/rating"),
+    ("GET", "/api/v1/analytics/overview"),
+    ("GET", "/api/v1/analytics/trend"),
+    ("GET", "/api/v1/analytics/children"),
+    ("GET", "/api/v1/analytics/departments"),
+    ("GET", "/api/v1/analytics/cases-map"),
+    ("GET", "/api/v1/analytics/party"),
+    ("GET", "/api/v1/analytics/live"),
+    ("GET", "/tiles/grids/{z}/{x}/{y}.mvt"),
+    ("GET", "/tiles/grids.json"),
 ]
+
+# Real objects to aim at: a grid inside street 1, its street, its district, and a street of the
+# other district.
+GRID_CODES = ["410102001001", "410102001000", "410102000000", "410103003000"]
 
 
 @dataclass
@@ -132,11 +160,25 @@ def _aim(fuzz: Fuzz, case: schemathesis.Case, data: st.DataObject) -> None:
     params: dict[str, Any] = case.path_parameters if case.path_parameters is not None else {}
     if "case_id" in params and data.draw(st.booleans()):
         params["case_id"] = data.draw(st.sampled_from([world.inside, world.outside]))
+    if "code" in params and data.draw(st.booleans()):
+        params["code"] = data.draw(st.sampled_from(GRID_CODES))
+    if "person_id" in params and data.draw(st.booleans()):
+        params["person_id"] = data.draw(st.sampled_from(sorted(world.people.values())))
+    if "report_id" in params and data.draw(st.booleans()):
+        reports = sorted(world.reports.values())
+        if case.operation.path.endswith("/locate"):
+            reports.append(world.unlocated_report())
+        params["report_id"] = data.draw(st.sampled_from(reports))
+    if isinstance(case.query, dict) and "scope" in case.query and data.draw(st.booleans()):
+        case.query["scope"] = data.draw(st.sampled_from(GRID_CODES))
     if "fmt" in params and data.draw(st.booleans()):
         params["fmt"] = data.draw(st.sampled_from(["json", "xml"]))
     if case.operation.path.startswith("/api/v1/intake/") and data.draw(st.booleans()):
         params["channel"] = INTAKE_CHANNEL
         case.headers = {**(case.headers or {}), "X-Api-Key": fuzz.intake_key}
+    if case.operation.path == "/api/v1/analytics/live":
+        # Without once=1 the stream is endless by design; the fuzzing waits for each answer.
+        case.query = {**(case.query or {}), "once": "1"}
     if params.get("token_id") in fuzz.admin_token_ids:
         accounts = world.runtime.accounts
         params["token_id"] = accounts.issue_token(accounts.get("city.admin"), "fuzz").id

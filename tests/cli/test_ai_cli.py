@@ -1,4 +1,4 @@
-"""`gridgov ai evaluate` and `gridgov ai train` on small made-up files."""
+"""`gridgov ai evaluate` and `gridgov ai train` on small made-up files and a real store."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
 
-from gridgov.cli.ai import LABELLED, PACKAGE_DATA, UNLABELLED, ai
+from gridgov.ai.model import LinearTextModel
+from gridgov.cli.ai import LABELLED, PACKAGE_DATA, TAXONOMY, UNLABELLED, ai, read_taxonomy_docs
 from tests.ai.synthetic import corpus
+from tests.case_world import build_world
+from tests.services.test_learning import file_case, learning
 
 NAMES = {"H01": "城乡建设", "H14": "教育文体", "H15": "劳动和社会保障"}
 HEADER = ["留言编号", "留言主题", "留言详情", "一级标签"]
@@ -79,3 +83,78 @@ def test_train_names_a_missing_data_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(ai, ["train", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert LABELLED in result.stderr
+
+
+def test_train_reads_the_taxonomy_file_as_weak_examples_when_present(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_csv(data_dir / LABELLED, HEADER, labelled_rows())
+    for name in UNLABELLED:
+        write_csv(data_dir / name, HEADER[:3], [["900", "工资拖欠", "公司拖欠工资"]])
+    levels = ["一级分类", "二级分类", "三级分类"]
+    rows = [
+        ["教育文体", "学生服务", "校车安全"],
+        ["教育文体", "学生服务", "校车接送"],
+        ["教育文体", "学生服务", "其他"],
+        ["交通运输", "出租车管理", "网约车问题"],  # a class without messages: skipped
+        ["不存在", "某类", "某项"],
+    ]
+    write_csv(data_dir / TAXONOMY, levels, rows)
+    out = tmp_path / "model"
+    args = ["train", "--data-dir", str(data_dir), "--out", str(out), "--repeats", "1"]
+    result = CliRunner().invoke(ai, args)
+    assert result.exit_code == 0, result.output
+    model = LinearTextModel.load(out)
+    assert model.metadata["taxonomy_docs"] == 3
+    assert TAXONOMY in model.metadata["data"]
+    assert model.predict([("校车", "校车")]) == ["H14"]
+    assert read_taxonomy_docs(data_dir / TAXONOMY, {"教育文体": "H14"})[2] == (
+        "学生服务",
+        "学生服务",
+        "H14",
+    )
+
+
+def test_train_without_the_taxonomy_file_says_so_and_still_trains(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_csv(data_dir / LABELLED, HEADER, labelled_rows())
+    for name in UNLABELLED:
+        write_csv(data_dir / name, HEADER[:3], [["900", "工资拖欠", "公司拖欠工资"]])
+    result = CliRunner().invoke(ai, ["train", "--data-dir", str(data_dir), "--repeats", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"{TAXONOMY} not found" in result.stderr
+    assert json.loads(result.stdout)["cross_validation"]["folds"] == 5
+
+
+def test_train_from_cases_retrains_the_hotline_model_from_stored_confirmations(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    world = build_world(sessions, tmp_path)
+    service = learning(world, tmp_path)
+    for example in corpus(per_class=10, seed=3):
+        file_case(
+            world, service, f"{example.title}\n{example.body}", example.label, (example.label, 0.9)
+        )
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_csv(data_dir / LABELLED, HEADER, labelled_rows())
+    runner = CliRunner(
+        env={
+            "GRIDGOV_DATABASE_URL": db_url,
+            "GRIDGOV_DATA_DIR": str(tmp_path / "var"),
+            "GRIDGOV_INTAKE_PLACES": "",
+        }
+    )
+    args = ["train", "--from-cases", "--data-dir", str(data_dir), "--repeats", "1", "--commit"]
+    result = runner.invoke(ai, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["taxonomy"] == "hotline" and report["shipped_examples"] == 36
+    # 30 labels: every 5th (6) is held out, the other 24 join the 36 shipped examples.
+    assert report["evaluated_on"] == 6 and report["trained_on"] == 60
+    assert report["classes"] == ["H01", "H14", "H15"]
+    # Compared with the shipped model on too few held-out labels: refused, nothing written.
+    assert not report["promoted"] and "too few evaluation examples: 6" in report["reason"]
+    assert report["current_score"] is not None
+    assert not (tmp_path / "var" / "models").exists()

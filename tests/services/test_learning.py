@@ -213,3 +213,51 @@ def test_filing_through_the_runtime_records_the_label_without_a_separate_call(
         assert "13812345678" not in label.text
     finally:
         runtime.close()
+
+
+def test_a_more_accurate_candidate_that_loses_a_class_is_refused_by_the_recall_rule(
+    world: CaseWorld, tmp_path: Path
+) -> None:
+    service = learning(world, tmp_path)
+    label_many(world, service, "E0101", 25, seed=1)
+    label_many(world, service, "E0102", 25, seed=1)
+    first = service.retrain("urban")
+    assert first.promoted and first.path is not None
+    before = first.path.read_bytes()
+    # Streetlights are learned, but operators also file rooftop sheds as streetlights: the
+    # candidate gains a class and half-forgets another.
+    label_many(world, service, "C0105", 25, seed=1)
+    for text in texts("E0101", 25, seed=5):
+        file_case(world, service, text, "C0105", proposed=("E0101", 0.9))
+    result = service.retrain("urban", eval_set=eval_set(("E0101", "E0102", "C0105")))
+    assert result.candidate_score is not None and result.current_score is not None
+    assert result.candidate_score >= result.current_score + service.options.margin
+    drop = result.recall["E0101"]
+    assert drop["current"] is not None and drop["candidate"] is not None
+    assert drop["current"] - drop["candidate"] > service.options.max_recall_drop
+    assert not result.promoted and "recall of E0101 drops" in result.reason
+    assert first.path.read_bytes() == before
+
+
+def test_the_recall_rule_admits_a_candidate_whose_recall_drops_within_the_allowance(
+    world: CaseWorld, tmp_path: Path
+) -> None:
+    lenient = LearningOptions(config=FAST, max_recall_drop=1.0)
+    service = learning(world, tmp_path)
+    label_many(world, service, "E0101", 25, seed=1)
+    label_many(world, service, "E0102", 25, seed=1)
+    assert service.retrain("urban").promoted
+    label_many(world, service, "C0105", 25, seed=1)
+    for text in texts("E0101", 25, seed=5):
+        file_case(world, service, text, "C0105", proposed=("E0101", 0.9))
+    relaxed = LearningService(
+        world.sessions,
+        world.clock,
+        taxonomy=world.service.taxonomy,
+        models_dir=service.models_dir,
+        options=lenient,
+    )
+    result = relaxed.retrain("urban", eval_set=eval_set(("E0101", "E0102", "C0105")))
+    assert result.promoted, result.reason
+    promoted = current_model(service.models_dir, "urban")
+    assert promoted is not None and "C0105" in promoted.labels

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -175,6 +177,33 @@ def test_the_hash_ignores_payload_key_order_and_time_zone_notation() -> None:
     shifted = replace(event, at=event.at.astimezone(ZoneInfo("Asia/Shanghai")))
     assert event_hash(reordered, 5, event.prev_hash) == event.hash
     assert event_hash(shifted, 5, event.prev_hash) == event.hash
+
+
+def test_the_hash_is_sha256_of_the_documented_canonical_json() -> None:
+    # Stored logs were sealed with this exact encoding; any change would break their verification.
+    event = replace(LOG[4], reason="派遣至 市政 / dispatched", payload={"b": [1, "二"], "a": None})
+    canonical = json.dumps(
+        {
+            "case_id": event.case_id,
+            "seq": event.seq,
+            "global_seq": 5,
+            "action": event.action.value,
+            "actor": event.actor_id,
+            "role": event.role.value,
+            "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "reason": event.reason,
+            "payload": event.payload,
+            "prev_hash": event.prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert event_hash(event, 5, event.prev_hash) == expected
+    with pytest.raises(ValueError, match="JSON"):
+        event_hash(replace(event, payload={"x": float("nan")}), 5, event.prev_hash)
 
 
 def test_a_naive_event_time_cannot_be_hashed() -> None:

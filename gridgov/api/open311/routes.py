@@ -32,10 +32,38 @@ from gridgov.bootstrap import Runtime
 from gridgov.config import Settings
 from gridgov.core.errors import Conflict, InvalidInput, NotFound
 from gridgov.services.intake_keys import InvalidApiKey
-from gridgov.services.residents import Filters, ResidentService
+from gridgov.services.residents import MAX_IDS, Filters, ResidentService
 
 WINDOW = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
+_SPEC_ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The spec's error list, declared for each status (XML carries the same, as <errors>)."""
+    meaning = {
+        400: "bad input; the description starts with the field",
+        403: "missing or bad api_key",
+        404: "unknown service, request, token, jurisdiction or format",
+        429: "too many requests; see Retry-After",
+    }
+    return {
+        status: {
+            "description": meaning[status],
+            "content": {
+                "application/json": {"schema": _SPEC_ERRORS},
+                "text/xml": {"schema": {"type": "string"}},
+            },
+        }
+        for status in statuses
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +87,9 @@ class Open311Options:
 
 
 def open311_router(runtime: Runtime, options: Open311Options | None = None) -> APIRouter:
-    router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+    router = APIRouter(
+        prefix="/open311/v2", tags=["Open311 GeoReport v2"], responses=_errors(400, 404, 429)
+    )
     opts = options or Open311Options.from_settings(runtime.settings)
     residents = ResidentService(runtime.cases, runtime.intake, runtime.clock)
     taxonomy = runtime.cases.taxonomy
@@ -124,7 +154,7 @@ def open311_router(runtime: Runtime, options: Open311Options | None = None) -> A
 
         return await answer(request, fmt, "service_definition", work)
 
-    @router.post("/requests.{fmt}", summary="POST Service Request")
+    @router.post("/requests.{fmt}", summary="POST Service Request", responses=_errors(403))
     async def post_request(request: Request, fmt: str) -> Response:
         if fmt not in FORMATS:
             return _render("json", "errors", _unknown_format(fmt).as_list(), 404)
@@ -287,7 +317,10 @@ def _filters(request: Request, residents: ResidentService, now: datetime) -> tup
     offset = (page - 1) * size
     if "service_request_id" in q:
         ids = []
-        for part in q["service_request_id"].split(","):
+        parts = q["service_request_id"].split(",")
+        if len(parts) > MAX_IDS:
+            raise bad_request("service_request_id", f"至多 {MAX_IDS} 个 / at most {MAX_IDS}")
+        for part in parts:
             case_id = row_id(part.strip())
             if case_id is None:
                 raise bad_request("service_request_id", f"不是工单号 / not a case number: {part!r}")

@@ -1,0 +1,330 @@
+"""Storing intake: one transaction per batch, and this process's index of recent reports.
+
+Inside the transaction, in this order (the store's lock order: write lock, case rows, audit head):
+
+    reserve ids → deduplicate (merge targets locked) → decide the case loop's commands
+    → insert the new cases with their projection → seal and append the events → insert reports
+
+Reserving the ids first lets everything be decided before anything is written: each new case is
+inserted once, finished, rather than as a placeholder updated later, and each report is inserted
+with the final record of what happened to it (a merge refused because its target closed
+meanwhile included). A failure anywhere undoes the whole batch, the index's additions too.
+
+The duplicate index lives in this process. It is built on first use from the located reports of
+the store's open cases within the finder's window, so a restarted process knows what came before,
+and then follows this process's own batches. Another process writing to the same store at the
+same time is not seen until this one restarts: a duplicate delivered there is not merged here
+automatically (a missed merge, which costs a second dispatch, never a wrong one).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, MutableMapping
+from dataclasses import replace
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgov.ai.duplicates import DuplicateFinder, RecentIndex, ReportSignature
+from gridgov.core.clock import Clock
+from gridgov.core.errors import Conflict
+from gridgov.services.cases import SYSTEM_ACTOR, CaseService, owning_level
+from gridgov.services.intake_decisions import (
+    IntakeOptions,
+    ReportInProgress,
+    auto_files,
+    decisions,
+    intake_actor,
+    report_row,
+)
+from gridgov.services.intake_receipts import IntakeReceipt, LocatedBy
+from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository
+from gridgov.workflow.model import (
+    Actor,
+    Case,
+    CaseState,
+    Command,
+    DispatchCase,
+    FileCase,
+    MergeCase,
+    ReportCase,
+)
+from gridgov.workflow.transitions import ActionRefused
+
+Step = tuple[str, Command, Actor]
+
+_NOT_OPEN = frozenset({"rejected", "closed", "evaluated", "merged"})
+
+
+class AlreadyLocated(Conflict):
+    """Manual location asked for a report that is located already."""
+
+    def __init__(self, report_id: int, case_id: int | None) -> None:
+        super().__init__(
+            f"上报 {report_id} 已定位（工单 {case_id}） / report {report_id} is located already "
+            f"(case {case_id})"
+        )
+
+
+class IntakeWriter:
+    """Stores batches of decided reports; writers take turns, in commit order, over the index."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        cases: CaseService,
+        finder: DuplicateFinder,
+        clock: Clock,
+        options: IntakeOptions,
+    ) -> None:
+        self._sessions = session_factory
+        self._cases = cases
+        self._finder = finder
+        self._clock = clock
+        self._options = options
+        self._index: RecentIndex | None = None
+        # The index is shared by every request of this process; its updates must follow the
+        # order the transactions commit in, so writers take turns here.
+        self._writing = threading.RLock()
+
+    def store(
+        self, items: list[ReportInProgress], seconds: MutableMapping[str, float]
+    ) -> list[IntakeReceipt]:
+        """One transaction for the batch; adds the time spent to `seconds` by stage."""
+        with self._writing:
+            return self._store_locked(items, seconds)
+
+    def _store_locked(
+        self, items: list[ReportInProgress], seconds: MutableMapping[str, float]
+    ) -> list[IntakeReceipt]:
+        index = self.index()
+        now = self._clock.now()
+        added: list[str] = []
+        started = time.perf_counter()
+        audit_seconds = dedup_seconds = 0.0
+        try:
+            with self._sessions.begin() as session:
+                repo = IntakeRepository(session)
+                repo.cases.begin_write()
+                located = [i for i in items if i.located]
+                case_ids = repo.cases.reserve_case_ids(len(located))
+                for item, case_id in zip(located, case_ids, strict=True):
+                    item.case_id = case_id
+                report_ids = repo.reserve_report_ids(len(items))
+                dedup_started = time.perf_counter()
+                known = self._deduplicate(repo, index, located, now, added)
+                dedup_seconds = time.perf_counter() - dedup_started
+                steps = self._steps(items, report_ids, known, now)
+                new_cases = {str(i.case_id): (i.placement.lon, i.placement.lat) for i in located}
+                audit_started = time.perf_counter()
+                final, refused = self._cases.apply_batch(
+                    repo.cases, known, steps, now, new_cases=new_cases
+                )
+                audit_seconds = time.perf_counter() - audit_started
+                self._keep_refused_apart(items, steps, refused, index)
+                if final:
+                    repo.cases.record_anchor(now)
+                repo.add_reports(
+                    [report_row(i, rid) for i, rid in zip(items, report_ids, strict=True)]
+                )
+        except BaseException:
+            for signature_id in added:
+                index.discard(signature_id)
+            raise
+        finally:
+            total = time.perf_counter() - started
+            seconds["audit"] += audit_seconds
+            seconds["deduplicate"] += dedup_seconds
+            seconds["store"] += total - audit_seconds - dedup_seconds
+        return [
+            IntakeReceipt(
+                report_id=report_id,
+                case_id=item.case_id,
+                created=True,
+                located_by=cast(LocatedBy, item.placement.located_by),
+                location_confidence=item.placement.confidence,
+                category_code=item.category_code,
+                category_confidence=item.category_confidence,
+                duplicate_of=item.duplicate_of,
+                warnings=tuple(item.warnings),
+            )
+            for item, report_id in zip(items, report_ids, strict=True)
+        ]
+
+    def locate(self, report_id: int, item: ReportInProgress, actor: Actor) -> IntakeReceipt:
+        """Open the case of a report placed by hand; `AlreadyLocated` if someone was first."""
+        placement = item.placement
+        lon, lat = placement.lon or 0.0, placement.lat or 0.0
+        with self._writing:
+            index = self.index()
+            now = self._clock.now()
+            added: list[str] = []
+            try:
+                with self._sessions.begin() as session:
+                    repo = IntakeRepository(session)
+                    repo.cases.begin_write()
+                    if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
+                        raise AlreadyLocated(report_id, None)
+                    item.case_id = repo.cases.reserve_case_ids(1)[0]
+                    known = self._deduplicate(repo, index, [item], now, added)
+                    steps = self._steps([item], [report_id], known, now, reporter=actor)
+                    _, refused = self._cases.apply_batch(
+                        repo.cases, known, steps, now, new_cases={str(item.case_id): (lon, lat)}
+                    )
+                    self._keep_refused_apart([item], steps, refused, index)
+                    repo.set_located(report_id, lon, lat, item.case_id, decisions(item))
+                    repo.cases.record_anchor(now)
+            except BaseException:
+                for signature_id in added:
+                    index.discard(signature_id)
+                raise
+        return IntakeReceipt(
+            report_id, item.case_id, False, "manual", 1.0, item.category_code,
+            item.category_confidence, item.duplicate_of, tuple(item.warnings),
+        )  # fmt: skip
+
+    def index(self) -> RecentIndex:
+        """The duplicate index, built on first use from the located reports of open cases."""
+        with self._writing:
+            if self._index is None:
+                self._index = self._warm_index()
+            return self._index
+
+    def _deduplicate(
+        self,
+        repo: IntakeRepository,
+        index: RecentIndex,
+        located: list[ReportInProgress],
+        now: datetime,
+        added: list[str],
+    ) -> dict[str, Case]:
+        """Decide each report's duplicate against the index (and the batch before it); returns the
+        current state of the existing cases that reports will merge into, locked."""
+        index.evict(now)
+        ours = {str(i.case_id) for i in located}
+        for item in located:
+            assert item.signature is not None and item.case_id is not None
+            sig = item.signature
+            decision = self._finder.find(sig, index.near(sig.lon, sig.lat))
+            item.decision = decision
+            joined = decision.same_as
+            if joined is not None:
+                item.duplicate_of = int(joined)
+            index.add(replace(sig, case_id=joined or str(item.case_id)))
+            added.append(sig.id)
+        targets = sorted(
+            {i.duplicate_of for i in located if i.duplicate_of is not None} - {int(c) for c in ours}
+        )
+        if not targets:
+            return {}
+        repo.cases.lock_cases(targets)
+        events = repo.cases.events_of(targets)
+        return {str(t): Case.replay(events[t]) for t in targets if events.get(t)}
+
+    def _steps(
+        self,
+        items: list[ReportInProgress],
+        report_ids: list[int],
+        known: Mapping[str, Case],
+        now: datetime,
+        reporter: Actor | None = None,
+    ) -> list[Step]:
+        """The case loop's commands for the batch, in order: report, then merge or file/dispatch."""
+        steps: list[Step] = []
+        # Every dispatch of a batch starts at `now`, so a category's deadlines are the same for
+        # all its reports; working time on the calendar is worth computing once.
+        deadlines: dict[str, tuple[datetime, datetime]] = {}
+        for item, report_id in zip(items, report_ids, strict=True):
+            p = item.placement
+            grid_codes = item.grid_codes()
+            if item.case_id is None or grid_codes is None:
+                continue
+            case_id = str(item.case_id)
+            actor = reporter or intake_actor(item.report.channel)
+            category = self._cases.taxonomy.get(item.category_code or "")
+            report = ReportCase(
+                case_id=case_id,
+                report_id=str(report_id),
+                grid_codes=grid_codes,
+                layer_id=p.layer_id,
+                category_code=item.category_code,
+                owning_level=owning_level(category),
+                reason=f"{item.report.channel} {item.report.external_id}",
+            )
+            steps.append((case_id, report, actor))
+            if item.duplicate_of is not None:
+                target = str(item.duplicate_of)
+                into = known.get(target) or Case(target, CaseState.REPORTED, 1, now, now)
+                reason = "自动并单 / merged as a duplicate"
+                if item.decision is not None:
+                    reason += f" (score {item.decision.score:.2f})"
+                steps.append((case_id, MergeCase(into=into, reason=reason), actor))
+                continue
+            if not auto_files(item, self._options, self._cases):
+                continue
+            assert item.category_code is not None
+            filing = FileCase(
+                category_code=item.category_code,
+                owning_level=owning_level(category),
+                reason="可信渠道自动立案 / filed automatically for a trusted channel",
+            )
+            steps.append((case_id, filing, actor))
+            if item.department is not None:
+                due = deadlines.get(item.category_code)
+                if due is None:
+                    due = deadlines[item.category_code] = self._cases.deadlines(
+                        item.category_code, now
+                    )
+                accept_due, handle_due = due
+                dispatch = DispatchCase(
+                    department=item.department,
+                    accept_due=accept_due,
+                    handle_due=handle_due,
+                    reason=(item.routing or {}).get("explanation", ""),
+                )
+                steps.append((case_id, dispatch, SYSTEM_ACTOR))
+        return steps
+
+    def _keep_refused_apart(
+        self,
+        items: list[ReportInProgress],
+        steps: list[Step],
+        refused: list[ActionRefused | None],
+        index: RecentIndex,
+    ) -> None:
+        """A merge target that closed meanwhile: the report keeps its own case, noted on it."""
+        by_case = {str(i.case_id): i for i in items if i.case_id is not None}
+        for (case_id, command, _), problem in zip(steps, refused, strict=True):
+            if problem is None or not isinstance(command, MergeCase):
+                continue
+            item = by_case[case_id]
+            index.remove_case(command.into.id)
+            item.duplicate_of = None
+            item.warnings.append(f"merge_refused: {problem}")
+
+    def _warm_index(self) -> RecentIndex:
+        index = RecentIndex.for_finder(self._finder)
+        since = self._clock.now() - self._finder.window
+        open_states = [s.value for s in CaseState if s.value not in _NOT_OPEN]
+        with self._sessions() as session:
+            rows = IntakeRepository(session).open_case_signatures(since, open_states)
+        for row in rows:
+            accuracy = (row.intake or {}).get("accuracy_m", 0.0)
+            case_id = row.merged_into or row.case_id
+            index.add(
+                ReportSignature.of(
+                    f"{row.channel}:{row.external_id}",
+                    str(case_id),
+                    row.channel,
+                    row.lon,
+                    row.lat,
+                    row.reported_at,
+                    row.category_code,
+                    row.text,
+                    accuracy or 0.0,
+                )
+            )
+        return index

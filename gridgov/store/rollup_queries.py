@@ -1,0 +1,240 @@
+"""The dashboard's period figures read from the daily rollups (gridgov/store/rollups.py).
+
+Each figure is the sum of two parts with the same columns: the rollup rows of the clean units,
+and the same aggregate computed from the projection for the dirty units (touched by events the
+rollups have not yet taken in). Readers add what depends on the clock themselves
+(gridgov/store/analytics.py). Rollups answer for a city, district or street and for periods of
+whole local days at the offset they were built with; `RollupWindow.of` says whether they can.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from gridgov.analytics.scope import Scope
+from gridgov.grids.model import GridLevel
+from gridgov.store.rollups import (
+    CLOSING_COUNTS,
+    COHORT_COUNTS,
+    PATH,
+    STATE_COLUMNS,
+    RollupRepository,
+    Unit,
+    case_rollups,
+    cases,
+    closing_rollups,
+    closing_select,
+    cohort_select,
+    local_day_of,
+    local_midnight,
+    unit_condition,
+)
+
+# The scope levels a rollup row names (its path columns).
+ROLLED_LEVELS = {
+    GridLevel.CITY: "city_code",
+    GridLevel.DISTRICT: "district_code",
+    GridLevel.STREET: "street_code",
+}
+# Past this many events behind the log, the worker is not running or far behind: recomputing
+# that many units per question would cost more than reading the projection.
+MAX_EVENTS_BEHIND = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class RollupWindow:
+    """Local days `first`..`last` at the rollups' offset, and the units to read from the cases."""
+
+    offset: int
+    first: date
+    last: date
+    dirty: tuple[Unit, ...]
+
+    @classmethod
+    def of(cls, session: Session, start: datetime, end: datetime) -> RollupWindow | None:
+        """The window if the rollups are built and [start, end) is a run of whole local days."""
+        repo = RollupRepository(session)
+        state = repo.state()
+        if state is None or state.utc_offset is None:
+            return None
+        offset = state.utc_offset
+        first = local_day_of(start, offset)
+        last = local_day_of(end, offset) - timedelta(days=1)
+        if (
+            local_midnight(first, offset) != start
+            or local_midnight(last, offset) + timedelta(days=1) != end
+        ):
+            return None
+        if last < first or repo.head() - state.seq > MAX_EVENTS_BEHIND:
+            return None
+        return cls(offset, first, last, tuple(repo.touched_units(state.seq, offset)))
+
+    def dirty_in(self, scope: Scope, *, window_only: bool) -> list[Unit]:
+        column = ROLLED_LEVELS[scope.level]
+        return [
+            u
+            for u in self.dirty
+            if getattr(u, column) == scope.code
+            and (not window_only or self.first <= u.day <= self.last)
+        ]
+
+
+def rolled(scope: Scope) -> bool:
+    """Whether rollup rows name the scope (a city, district or street)."""
+    return scope.level in ROLLED_LEVELS
+
+
+class RollupReader:
+    """Sums of rollup rows plus the dirty units' own aggregates, for one window."""
+
+    def __init__(self, session: Session, window: RollupWindow) -> None:
+        self._session = session
+        self._window = window
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+    def cohort(
+        self, scope: Scope, department: str | None, key: str | None
+    ) -> dict[str | None, dict[str, int]]:
+        """Cohort counts and cases per state of the window's days, per `key` column (or None).
+
+        `key` is a path column or "department"; rows whose key is '' (the path or the case
+        names none) are left out, as the direct query leaves out a null key.
+        """
+        names = [*COHORT_COUNTS, *STATE_COLUMNS.values()]
+        window = self._window
+        dirty = window.dirty_in(scope, window_only=True)
+        stored = (
+            case_rollups.c.day >= window.first,
+            case_rollups.c.day <= window.last,
+            *_filter(case_rollups, scope, department),
+            *_clean(case_rollups, dirty),
+        )
+        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(case_rollups, stored)]
+        if dirty:
+            within = [unit_condition(dirty, window.offset)]
+            if department is not None:
+                within.append(cases.c.assignee_department == department)
+            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), ()))
+        found: dict[str | None, dict[str, int]] = {}
+        for source, conditions in parts:
+            group = [] if key is None else [source.c[key].label("key")]
+            query: Select[Any] = select(
+                *group, *(func.sum(source.c[n]).label(n) for n in names)
+            ).where(*conditions)
+            if key is not None:
+                query = query.where(source.c[key] != "").group_by(source.c[key])
+            for row in self._session.execute(query).mappings():
+                if key is None and row[names[0]] is None:
+                    continue  # a sum over no rows
+                slot = found.setdefault(
+                    row["key"] if key is not None else None, dict.fromkeys(names, 0)
+                )
+                for name in names:
+                    slot[name] += int(row[name] or 0)
+        return found
+
+    def closings(self, scope: Scope) -> ClosingDays:
+        """Closings per local day from the window's first day on, and late spells' ends."""
+        window = self._window
+        dirty = window.dirty_in(scope, window_only=False)
+        stored = (
+            closing_rollups.c.closed_day >= window.first,
+            *_filter(closing_rollups, scope, None),
+            *_clean(closing_rollups, dirty),
+        )
+        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(closing_rollups, stored)]
+        if dirty:
+            within = [unit_condition(dirty, window.offset)]
+            computed = closing_select(self._dialect, window.offset, within).subquery()
+            parts.append((computed, (computed.c.closed_day >= window.first,)))
+        days = ClosingDays()
+        for source, conditions in parts:
+            query = (
+                select(
+                    source.c.closed_day,
+                    source.c.due_day,
+                    *(func.sum(source.c[n]).label(n) for n in CLOSING_COUNTS),
+                )
+                .where(*conditions)
+                .group_by(source.c.closed_day, source.c.due_day)
+            )
+            for row in self._session.execute(query).mappings():
+                days.add(_as_date(row["closed_day"]), _as_date(row["due_day"]), row)
+        return days
+
+    def created(self, scope: Scope) -> dict[date, int]:
+        """New cases (duplicates aside) per local day of the window."""
+        window = self._window
+        dirty = window.dirty_in(scope, window_only=True)
+        stored = (
+            case_rollups.c.day >= window.first,
+            case_rollups.c.day <= window.last,
+            *_filter(case_rollups, scope, None),
+            *_clean(case_rollups, dirty),
+        )
+        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(case_rollups, stored)]
+        if dirty:
+            within = [unit_condition(dirty, window.offset)]
+            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), ()))
+        found: dict[date, int] = defaultdict(int)
+        for source, conditions in parts:
+            query = (
+                select(source.c.day, func.sum(source.c.created))
+                .where(*conditions)
+                .group_by(source.c.day)
+            )
+            for day, n in self._session.execute(query):
+                found[_as_date(day)] += int(n or 0)
+        return dict(found)
+
+
+@dataclass
+class ClosingDays:
+    """Per local day: closings, closings on time; late closings by deadline day and closing day."""
+
+    closed: dict[date, int]
+    closed_on_time: dict[date, int]
+    late_from: dict[date, int]
+    late_until: dict[date, int]
+
+    def __init__(self) -> None:
+        self.closed, self.closed_on_time = defaultdict(int), defaultdict(int)
+        self.late_from, self.late_until = defaultdict(int), defaultdict(int)
+
+    def add(self, closed_day: date, due_day: date, row: Any) -> None:
+        self.closed[closed_day] += int(row["closed"] or 0)
+        self.closed_on_time[closed_day] += int(row["closed_on_time"] or 0)
+        late = int(row["late"] or 0)
+        if late:
+            self.late_from[due_day] += late
+            self.late_until[closed_day] += late
+
+
+def _filter(table: Table, scope: Scope, department: str | None) -> list[ColumnElement[bool]]:
+    conditions = [table.c[ROLLED_LEVELS[scope.level]] == scope.code]
+    if department is not None:
+        conditions.append(table.c.department == department)
+    return conditions
+
+
+def _clean(table: Table, dirty: Sequence[Unit]) -> list[ColumnElement[bool]]:
+    """Rows outside the dirty units, which are read from the projection instead."""
+    if not dirty:
+        return []
+    unit = tuple_(table.c.day, *(table.c[c] for c in PATH))
+    return [unit.not_in([u.key() for u in dirty])]
+
+
+def _as_date(value: Any) -> date:
+    # SQLite hands back the text of a computed date; stored Date columns come back as dates.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -1,0 +1,172 @@
+"""Intake batches on both stores: many reports per transaction, the per-process duplicate index
+rebuilt from the store, merges refused by a case that closed meanwhile, two processes racing."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgov.ai.classifier import KeywordClassifier
+from gridgov.ai.duplicates import DuplicateFinder
+from gridgov.core.clock import FixedClock
+from gridgov.core.errors import InvalidInput, NotFound
+from gridgov.grids.model import Grid
+from gridgov.intake.channels import adapter
+from gridgov.services.intake import IntakeReceipt, IntakeService
+from gridgov.services.intake_locate import Placer
+from gridgov.services.locating import GridLocating, IndexParameters
+from gridgov.sim.city import generate_city
+from gridgov.store.files import FileStore
+from gridgov.workflow.model import CaseState, RejectCase
+from tests.case_world import FRIDAY_AFTERNOON, SHIFT, case_service
+from tests.intake.channel_samples import sample
+from tests.intake_world import IntakeWorld, build_intake_world
+
+TEXT = "金水路与文化路交叉口东北角人行道上井盖破损塌陷，行人容易绊倒"
+WHERE = {"lon": 113.6621, "lat": 34.7842, "crs": "wgs84"}
+
+
+@pytest.fixture(scope="module")
+def grids() -> list[Grid]:
+    return generate_city(scale=0.02)
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("intake-batch-index")
+
+
+@pytest.fixture
+def world(
+    sessions: sessionmaker[Session], tmp_path: Path, index_dir: Path, grids: list[Grid]
+) -> IntakeWorld:
+    return build_intake_world(sessions, tmp_path, index_dir, grids)
+
+
+def intake_over(
+    sessions: sessionmaker[Session], clock: FixedClock, index_dir: Path, files: Path
+) -> IntakeService:
+    """An intake over a store as another process would build it: its own locate index,
+    duplicate index and case service."""
+    locating = GridLocating(sessions, parameters=IndexParameters(), cache_dir=index_dir)
+    cases = case_service(sessions, locating, clock)
+    return IntakeService(
+        sessions,
+        cases,
+        Placer(locating, threshold=0.6, places=None),
+        clock,
+        classifier=KeywordClassifier.from_file(taxonomy=cases.taxonomy),
+        finder=DuplicateFinder(taxonomy=cases.taxonomy),
+        files=FileStore(files),
+    )
+
+
+def another_process(world: IntakeWorld, index_dir: Path, tmp_path: Path) -> IntakeService:
+    return intake_over(world.sessions, world.clock, index_dir, tmp_path / "other-files")
+
+
+def app_report(n: int, **changes: Any) -> dict[str, Any]:
+    payload = copy.deepcopy(sample("citizen_app"))
+    payload.update(submission_id=f"APP-{n}", text=TEXT, gps=WHERE, photos=[], **changes)
+    return payload
+
+
+def police_report(n: int) -> dict[str, Any]:
+    payload = copy.deepcopy(sample("police_110"))
+    payload.update(incident_no=f"P-{n}", summary=TEXT, location={**WHERE, "lon": 113.66215})
+    return payload
+
+
+def test_parsed_reports_are_stored_many_at_a_time_each_answered_in_its_slot(
+    world: IntakeWorld,
+) -> None:
+    parser = adapter("grid_patrol")
+    now = world.clock.now()
+    reports = []
+    for n in range(4):
+        payload = copy.deepcopy(sample("grid_patrol"))
+        payload.update(report_id=f"G-{n}", gps={**WHERE, "lon": 113.60 + n * 0.01}, photos=[])
+        reports.append(parser.parse(payload, received_at=now))
+    photo = copy.deepcopy(sample("grid_patrol"))
+    photo.update(report_id="G-bad", photos=[{"base64": "bm90IGFuIGltYWdl"}])
+    reports.insert(2, parser.parse(photo, received_at=now))
+    reports.append(reports[0])  # a repeat inside the batch
+
+    answers = world.service.submit_many(reports)
+
+    assert isinstance(answers[2], InvalidInput) and answers[2].field.startswith("[2].payload")
+    stored = [a for a in answers if isinstance(a, IntakeReceipt)]
+    assert [a.created for a in stored] == [True, True, True, True, False]
+    assert stored[-1].report_id == stored[0].report_id
+    assert len({a.case_id for a in stored}) == 4
+    assert world.counts()[0] == 4
+    again = world.service.submit_many([r for r in reports if r.external_id != "G-bad"])
+    assert all(isinstance(a, IntakeReceipt) and not a.created for a in again)
+    assert world.counts()[0] == 4
+    assert world.cases.verify_audit().intact
+
+
+def test_a_restarted_intake_rebuilds_its_duplicate_index_from_the_store(
+    world: IntakeWorld, index_dir: Path, tmp_path: Path
+) -> None:
+    first = world.service.receive("citizen_app", app_report(1))
+    restarted = another_process(world, index_dir, tmp_path)
+    second = restarted.receive("police_110", police_report(1))
+    assert first.case_id is not None
+    assert second.duplicate_of == first.case_id
+
+
+def test_a_duplicate_of_a_case_rejected_meanwhile_keeps_its_own_case_and_says_why(
+    world: IntakeWorld,
+) -> None:
+    first = world.service.receive("citizen_app", app_report(1))
+    assert first.case_id is not None
+    world.cases.perform(first.case_id, RejectCase(reason="职能不符 / not ours"), SHIFT)
+
+    second = world.service.receive("police_110", police_report(1))
+
+    assert second.duplicate_of is None
+    assert second.case_id not in (None, first.case_id)
+    assert any(w.startswith("merge_refused") for w in second.warnings)
+    assert world.service.receipt(second.report_id).warnings == second.warnings
+    assert world.cases.case(second.case_id, SHIFT).state is CaseState.REPORTED
+    assert world.cases.verify_audit().intact
+
+
+def test_two_processes_racing_on_one_report_store_it_once(
+    world: IntakeWorld, index_dir: Path, tmp_path: Path
+) -> None:
+    other = another_process(world, index_dir, tmp_path)
+    other.warm_up()
+    world.service.warm_up()
+    receipts: list[IntakeReceipt] = []
+    start = threading.Barrier(4)
+
+    def deliver(service: IntakeService) -> None:
+        start.wait()
+        receipts.append(service.receive("citizen_app", app_report(7)))
+
+    threads = [threading.Thread(target=deliver, args=(s,)) for s in [world.service, other] * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(receipts) == 4
+    assert len({r.report_id for r in receipts}) == 1
+    assert len({r.case_id for r in receipts}) == 1
+    assert sum(r.created for r in receipts) == 1
+    assert world.counts() == (1, 1, 1)
+    assert world.cases.verify_audit().intact
+
+
+def test_warming_up_without_an_active_layer_says_there_is_none(
+    sessions: sessionmaker[Session], tmp_path: Path, index_dir: Path
+) -> None:
+    service = intake_over(sessions, FixedClock(FRIDAY_AFTERNOON), index_dir, tmp_path / "files")
+    with pytest.raises(NotFound, match="active grid layer"):
+        service.warm_up()

@@ -1,0 +1,179 @@
+"""Intake's write path on both dialects: ids reserved before rows are written, new cases inserted
+finished, reports inserted many at a time, stored reports found among many keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgov.store.cases import CaseRepository, NewCase, ReportExists
+from gridgov.store.intake import IntakeRepository
+from gridgov.store.tables import CaseRow, ReportRow
+from gridgov.workflow.events import verify_chain
+from gridgov.workflow.model import Actor, Case, FileCase, ReportCase, Role
+from gridgov.workflow.transitions import decide
+
+NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+INTAKE = Actor("intake:test", Role.INTAKE_OPERATOR)
+
+
+def report_row(
+    report_id: int, external_id: str, case_id: int | None, **changes: Any
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": report_id,
+        "channel": "hotline_12345",
+        "external_id": external_id,
+        "received_at": NOW,
+        "reported_at": NOW,
+        "text": "金水路路灯不亮",
+        "text_masked": "金水路路灯不亮",
+        "address": None,
+        "lon": 113.6,
+        "lat": 34.7,
+        "crs": "wgs84",
+        "reporter_name": None,
+        "reporter_phone": None,
+        "category_code": None,
+        "payload": {"内容": "金水路路灯不亮", "nested": {"n": [1, None]}},
+        "case_id": case_id,
+        "location_status": "located",
+        "intake": {"warnings": ["一条"], "duplicate": None},
+    }
+    row.update(changes)
+    return row
+
+
+def decided(case_id: int, report_id: int) -> tuple[Case, list[Any]]:
+    """A case reported and filed, and its events, before anything is stored."""
+    report = ReportCase(
+        case_id=str(case_id),
+        report_id=str(report_id),
+        grid_codes={"district": "D1", "street": "S1", "special.1": "SP1"},
+        layer_id=1,
+    )
+    events = decide(None, report, INTAKE, NOW)
+    case = Case.replay(events)
+    filed = decide(case, FileCase(category_code="C0105"), INTAKE, NOW)
+    return Case.replay([*events, *filed]), [*events, *filed]
+
+
+def test_reserved_ids_come_after_the_stored_ones_and_are_never_handed_out_twice(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        existing = repo.cases.open_case(NOW, 113.6, 34.7)
+        case_ids = repo.cases.reserve_case_ids(3)
+        report_ids = repo.reserve_report_ids(2)
+        assert repo.cases.reserve_case_ids(0) == []
+        assert case_ids == sorted(case_ids) and min(case_ids) > existing
+        assert len(set(report_ids)) == 2
+        repo.cases.insert_cases([NewCase(i, 113.6, 34.7, NOW) for i in case_ids])
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        assert min(repo.cases.reserve_case_ids(2)) > max(case_ids)
+
+
+def test_a_new_case_is_inserted_with_its_projection_before_its_events(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        finished_id, placeholder_id = repo.cases.reserve_case_ids(2)
+        (report_id,) = repo.reserve_report_ids(1)
+        case, events = decided(finished_id, report_id)
+        repo.cases.insert_cases(
+            [
+                NewCase(finished_id, 113.6, 34.7, NOW, case, NOW),
+                NewCase(placeholder_id, 113.7, 34.8, NOW),
+            ]
+        )
+        repo.cases.append(events)
+        repo.add_reports([report_row(report_id, "H-1", finished_id)])
+        repo.cases.record_anchor(NOW)
+    with sessions() as s:
+        repo = CaseRepository(s)
+        finished = repo.projection(finished_id)
+        assert finished["state"] == "filed" and finished["category_code"] == "C0105"
+        assert finished["street_code"] == "S1" and finished["special_codes"] == ["SP1"]
+        assert finished["last_seq"] == 2 and finished["sweep_at"] == NOW
+        assert (finished["lon"], finished["lat"]) == (113.6, 34.7)
+        placeholder = repo.projection(placeholder_id)
+        assert placeholder["state"] == "reported" and placeholder["last_seq"] == 0
+        assert placeholder["street_code"] is None and placeholder["special_codes"] == []
+        assert repo.case(finished_id) == case
+        assert verify_chain(repo.all_events(), repo.anchors()) == []
+
+
+def test_reports_stored_in_one_statement_read_back_as_written(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        ids = repo.reserve_report_ids(2)
+        repo.add_reports(
+            [
+                report_row(ids[0], "H-1", None, location_status="awaiting_manual"),
+                report_row(ids[1], "H-2", None, intake=None),
+            ]
+        )
+    with sessions() as s:
+        first = IntakeRepository(s).report(ids[0])
+        assert first.payload == {"内容": "金水路路灯不亮", "nested": {"n": [1, None]}}
+        assert first.intake == {"warnings": ["一条"], "duplicate": None}
+        assert first.received_at == NOW and first.location_status == "awaiting_manual"
+        assert IntakeRepository(s).report(ids[1]).intake == {}
+        stored = s.scalar(select(ReportRow.intake).where(ReportRow.id == ids[1]))
+        assert stored is None
+        raw = s.scalar(
+            text("select cast(payload as text) from reports where id = :id"), {"id": ids[0]}
+        )
+        assert "金水路" in str(raw)  # kept as text, not \\u escapes
+
+
+def test_a_report_stored_meanwhile_refuses_the_batch_as_report_exists(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        repo.add_reports([report_row(repo.reserve_report_ids(1)[0], "H-1", None)])
+    with pytest.raises(ReportExists), sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        first, second = repo.reserve_report_ids(2)
+        repo.add_reports([report_row(first, "H-2", None), report_row(second, "H-1", None)])
+    with sessions() as s:
+        assert sorted(s.scalars(select(ReportRow.external_id))) == ["H-1"]
+        assert s.scalars(select(CaseRow.id)).all() == []
+
+
+def test_stored_reports_are_found_among_many_keys_of_several_channels(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        ids = repo.reserve_report_ids(3)
+        repo.add_reports(
+            [
+                report_row(ids[0], "X-1", None),
+                report_row(ids[1], "X-700", None, channel="police_110"),
+                report_row(ids[2], "X-2", None, channel="police_110"),
+            ]
+        )
+    wanted = [("hotline_12345", f"X-{n}") for n in range(1, 1001)]
+    wanted += [("police_110", f"X-{n}") for n in range(600, 800)] + [("citizen_app", "X-1")]
+    with sessions() as s:
+        found = IntakeRepository(s).by_keys(wanted)
+    assert sorted(found) == [("hotline_12345", "X-1"), ("police_110", "X-700")]
+    assert found[("police_110", "X-700")].id == ids[1]
