@@ -42,11 +42,11 @@ from gridgov.services.locating import GridLocating
 from gridgov.store.analytics import (
     CHILD,
     DEPARTMENT,
-    AnalyticsRepository,
     CaseChange,
     CaseFilter,
     CasePoint,
 )
+from gridgov.store.rollup_analytics import RolledAnalyticsRepository
 from gridgov.workflow.model import Actor
 
 GRID = "grid 网格"
@@ -212,7 +212,7 @@ class AnalyticsService:
         today = periods.one_day(day, self.time_zone)
         window = periods.days_ending(day, RATE_WINDOW_DAYS, self.time_zone, field="day")
         with self._sessions() as session:
-            repo = AnalyticsRepository(session)
+            repo = RolledAnalyticsRepository(session)
             counts = repo.day(where, today.start, today.end)
             open_, overdue = repo.open_now(where, now)
             figures = repo.cohort(where, window.start, window.end, now).get(None, CohortFigures())
@@ -238,7 +238,7 @@ class AnalyticsService:
         where = self._filter(actor, scope)
         period = periods.days_ending(last or self._today(), days, self.time_zone)
         with self._sessions() as session:
-            hours = AnalyticsRepository(session).trend(where, period.start, period.end)
+            hours = RolledAnalyticsRepository(session).trend(where, period.start, period.end)
         return Trend(where.scope, fold_days(period, self.time_zone, hours))
 
     def children(
@@ -249,7 +249,7 @@ class AnalyticsService:
         period = periods.month(month or periods.month_of(self._today()), self.time_zone)
         now = self._clock.now()
         with self._sessions() as session:
-            found = AnalyticsRepository(session).cohort(
+            found = RolledAnalyticsRepository(session).cohort(
                 where, period.start, period.end, now, group=CHILD, public=True
             )
         children = self.catalogue().children(where.scope.code)
@@ -271,7 +271,7 @@ class AnalyticsService:
         period = periods.month(month or periods.month_of(self._today()), self.time_zone)
         now = self._clock.now()
         with self._sessions() as session:
-            found = AnalyticsRepository(session).cohort(
+            found = RolledAnalyticsRepository(session).cohort(
                 where, period.start, period.end, now, group=DEPARTMENT, handling=True
             )
         rows = []
@@ -322,14 +322,14 @@ class AnalyticsService:
         if days is not None:
             since = periods.days_ending(self._today(), days, self.time_zone).start
         with self._sessions() as session:
-            points = AnalyticsRepository(session).case_points(where, bbox, since, limit)
+            points = RolledAnalyticsRepository(session).case_points(where, bbox, since, limit)
         return CaseMap(where.scope, now, points)
 
     def party(self, actor: Actor, scope: str | None = None) -> PartyReport:
         """党建引领 in the scope: organisations, members and volunteer tasks, per child grid."""
         where = self._filter(actor, scope)
         with self._sessions() as session:
-            by_grid = AnalyticsRepository(session).party_counts()
+            by_grid = RolledAnalyticsRepository(session).party_counts()
         catalogue = self.catalogue()
         totals, children = roll_up(by_grid, catalogue, where.scope)
         rows = [PartyRow(c, children[c.code]) for c in catalogue.children(where.scope.code)]
@@ -344,7 +344,7 @@ class AnalyticsService:
             raise InvalidInput("after", "须为非负整数 / must not be negative")
         if after is None:
             with self._sessions() as session:
-                after = AnalyticsRepository(session).head()
+                after = RolledAnalyticsRepository(session).head()
         return LiveFeed(where.scope, where, after)
 
     def changes(self, feed: LiveFeed, after: int) -> tuple[list[CaseChange], int]:
@@ -353,7 +353,7 @@ class AnalyticsService:
         Each call opens and closes its own session, so a waiting stream holds no connection.
         """
         with self._sessions() as session:
-            return AnalyticsRepository(session).changes(feed.filter, after, LIVE_BATCH)
+            return RolledAnalyticsRepository(session).changes(feed.filter, after, LIVE_BATCH)
 
 
 def check_bbox(bbox: tuple[float, float, float, float]) -> None:

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
 
 from gridgov.analytics.indicators import CohortFigures
 from gridgov.analytics.trend import BEFORE, HourCounts
@@ -39,10 +40,25 @@ SHUT_STATES = ("rejected", "closed", "evaluated", "merged")
 class RolledAnalyticsRepository(AnalyticsRepository):
     """`AnalyticsRepository` reading its period figures from the rollups where it can."""
 
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._memo: dict[Any, dict[str | None, dict[str, int]]] = {}
+
     def _window(self, where: CaseFilter, start: datetime, end: datetime) -> RollupWindow | None:
         if not rolled(where.scope):
             return None
         return RollupWindow.of(self._session, start, end)
+
+    def _sums(
+        self, window: RollupWindow, where: CaseFilter, key: str | None
+    ) -> dict[str | None, dict[str, int]]:
+        """The rollup sums, read once per repository for the overview's cohort and states."""
+        memo_key = (window, where.scope.code, where.department, key)
+        found = self._memo.get(memo_key)
+        if found is None:
+            reader = RollupReader(self._session, window)
+            found = self._memo[memo_key] = reader.cohort(where.scope, where.department, key)
+        return found
 
     def cohort(
         self,
@@ -61,7 +77,7 @@ class RolledAnalyticsRepository(AnalyticsRepository):
             return super().cohort(
                 where, start, end, now, group=group, public=public, handling=handling
             )
-        sums = RollupReader(self._session, window).cohort(where.scope, where.department, key)
+        sums = self._sums(window, where, key)
         column = (
             None if key is None else cases.c[key if key != "department" else "assignee_department"]
         )
@@ -114,8 +130,7 @@ class RolledAnalyticsRepository(AnalyticsRepository):
         window = self._window(where, start, end)
         if window is None:
             return super().states(where, start, end)
-        sums = RollupReader(self._session, window).cohort(where.scope, where.department, None)
-        counts = sums.get(None, {})
+        counts = self._sums(window, where, None).get(None, {})
         return {
             name.removeprefix("state_"): n
             for name, n in counts.items()
