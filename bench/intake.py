@@ -1,7 +1,7 @@
 """Benchmark: the intake pipeline end to end, on SQLite and PostgreSQL, on the demo city.
 
     .venv/bin/python bench/intake.py [--reports 20000] [--batch 500] [--runs 3] [--single 1000]
-                                     [--scale 1.0] [--no-postgres] [--gc-freeze] [--dedup]
+                                     [--scale 1.0] [--no-postgres] [--gc-default] [--dedup]
                                      [--profile N] [--no-doc]
 
 Generates a day of reports from the channel samples in docs/channels/*.json, with the locations,
@@ -13,13 +13,14 @@ address only, as most real calls do), then, on a fresh copy of a store holding t
    (`--runs` times; the median run is reported, the others shown);
 2. the baseline in the same run: `--single` more reports sent one at a time through
    `IntakeService.receive` into the same store (the path of a channel that pushes one by one);
-3. with `--gc-freeze`, one more batch run with `gc.freeze()` after the warm-up, which is what a
-   server process could do once its indexes are built (the collector then skips them);
+3. with `--gc-default`, one more batch run at Python's default collector thresholds instead of
+   those `Runtime.warm_up` sets (`GRIDGOV_GC_YOUNG_THRESHOLD`), to show what they are worth;
 4. with `--dedup`, duplicate precision and recall on the labelled bursts (seeds 1–5, 900 problems,
    keyword classifier), the evaluation of docs/ai.md.
 
 Everything the first report would otherwise wait for (locate index, gazetteer, duplicate index,
-jieba) is built by `IntakeService.warm_up` before the clock starts. The process holds what a server
+jieba) is built by `Runtime.warm_up` before the clock starts, as a server does before taking
+connections; it also sets the collector's young-generation threshold. The process holds what a server
 would: the payloads wait as the JSON bodies the channels would POST (parsed untimed, just before
 each push), receipts are counted and dropped, and the generated city is dropped once stored. PostgreSQL runs with fsync and
 synchronous commit on, as production does. Prints reports/s (wall and per CPU second of this
@@ -210,24 +211,25 @@ def run(
     single: list[tuple[str, str]],
     batch: int,
     *,
-    freeze: bool = False,
+    default_gc: bool = False,
     profile: int = 0,
 ) -> dict[str, Any]:
     """One run on a fresh copy of the store: the day in batches, then `single` one by one. Only
-    the service's work is timed, not reading the JSON bodies."""
+    the service's work is timed, not reading the JSON bodies. `default_gc` keeps Python's
+    collector thresholds instead of those `Runtime.warm_up` sets."""
     url = store.copy()
     data = Path(tempfile.mkdtemp(prefix="intake-bench-"))
     shutil.copytree(store.data, data, dirs_exist_ok=True)
     settings = load_settings(database_url=url, data_dir=data, intake_batch_size=batch)
     runtime = build_runtime(settings, clock=FixedClock(START + dt.timedelta(hours=21)))
+    thresholds = gc.get_threshold()
     started = time.perf_counter()
-    runtime.intake.warm_up()
+    runtime.warm_up()
     warm = time.perf_counter() - started
+    if default_gc:
+        gc.set_threshold(*thresholds)
     service = runtime.intake
     service.stage_seconds = dict.fromkeys(STAGES, 0.0)
-    if freeze:
-        gc.collect()
-        gc.freeze()
     profiler = cProfile.Profile() if profile else None
     tally = {"reports": 0, "stored": 0, "merged": 0, "manual": 0, "by_address": 0}
     elapsed = cpu = 0.0
@@ -250,8 +252,7 @@ def run(
         started = time.perf_counter()
         service.receive(channel, payload)
         single_elapsed += time.perf_counter() - started
-    if freeze:
-        gc.unfreeze()
+    gc.set_threshold(*thresholds)
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(profile)
@@ -318,7 +319,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="demo city scale")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="one more SQLite run with gc.freeze()"
+        "--gc-default",
+        action="store_true",
+        help="one more SQLite run at Python's default collector thresholds",
     )
     parser.add_argument("--dedup", action="store_true", help="duplicate precision and recall")
     parser.add_argument(
@@ -361,12 +364,12 @@ def main() -> None:
 
             sqlite = Store("SQLite", sqlite_copy, Path(tmp) / "sqlite-data")
             results["SQLite"] = measured(sqlite, pushes, one_by_one, args)
-            if args.gc_freeze:
-                frozen = run(sqlite, pushes, [], args.batch, freeze=True)
-                say(_line("SQLite, gc.freeze()", frozen))
-                results["SQLite, gc.freeze() after warm-up"] = {
-                    **frozen,
-                    "all_per_s": [frozen["per_s"]],
+            if args.gc_default:
+                untuned = run(sqlite, pushes, [], args.batch, default_gc=True)
+                say(_line("SQLite, Python's collector thresholds", untuned))
+                results["SQLite, Python's default collector"] = {
+                    **untuned,
+                    "all_per_s": [untuned["per_s"]],
                 }
             if cluster is not None:
                 pg = cluster
@@ -431,7 +434,7 @@ def write_doc(
         "",
         f"`bench/intake.py --reports {args.reports} --batch {args.batch} --runs {args.runs} "
         f"--single {args.single} --scale {args.scale}"
-        + (" --gc-freeze" if args.gc_freeze else "")
+        + (" --gc-default" if args.gc_default else "")
         + (" --dedup" if args.dedup else "")
         + f"`, {dt.date.today().isoformat()}, {platform.machine()} × {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average "
@@ -441,7 +444,8 @@ def write_doc(
         "fifth of hotline orders address only), pushed through `IntakeService.receive_many` in "
         "each channel's batches (validate → locate → classify → deduplicate → route → store → "
         "audit, one transaction per batch) on a fresh copy of the store, after "
-        "`IntakeService.warm_up`. The baseline of the same run sends more reports one at a time "
+        "`Runtime.warm_up` (indexes, gazetteer, jieba; collector threshold "
+        "`GRIDGOV_GC_YOUNG_THRESHOLD`). The baseline of the same run sends more reports one at a time "
         "through `IntakeService.receive`. PostgreSQL with fsync and synchronous commit on, on the "
         "same two cores. Median of the runs; every run's figure in brackets.",
         "",

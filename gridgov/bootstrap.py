@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -63,6 +64,15 @@ class Runtime:
     def close(self) -> None:
         self.insights.dispatch.close()
         self.engine.dispose()
+
+    def warm_up(self) -> None:
+        """Before serving: collect less often (`gc_young_threshold`), then build what the first
+        report would wait for (`IntakeService.warm_up`; NotFound without an active layer)."""
+        if self.settings.gc_young_threshold:
+            # The indexes are hundreds of thousands of long-lived objects; at Python's default a
+            # batch's short-lived ones reach the oldest generation and set off full passes.
+            gc.set_threshold(self.settings.gc_young_threshold, *gc.get_threshold()[1:])
+        self.intake.warm_up()
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="`module:function` giving the roads and POIs of the city for the address "
         "gazetteer, called with the layer's grids; empty for grid names only.",
     )
+    gc_young_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="Allocations between young-generation garbage collections once a server has "
+        "warmed up (`Runtime.warm_up`); Python's 700 makes a process holding a city's indexes "
+        "spend a fifth of intake in the collector. 0 keeps Python's default.",
+    )
     timezone: str = Field("Asia/Shanghai", description="Local time zone of the city.")
     host: str = Field("127.0.0.1", description="Address `gridgov serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `gridgov serve` listens on.")

@@ -195,13 +195,14 @@ class DuplicateFinder:
 
         One loop, unrolled by hand: a lookup in the dense core of a city reads ~90 neighbours, two
         thirds of them beyond the distance gate, and a function call plus an `_Evidence` per
-        neighbour (~4 µs) cost more than the rest of intake together. Hence the latitude gate
-        before any cosine or datetime arithmetic, a plain tuple per new best (a frozen dataclass
-        costs ten times as much; `find` makes one `_Evidence`, for the winner), times as integer
-        microseconds, and the category relation and detail comparison remembered across lookups
-        (the same few values recur all day). The score keeps the
-        operations and their order of `distance_m`, `similarity` and the sum below, so the floats,
-        and so the decisions, do not depend on this bookkeeping.
+        neighbour (~4 µs) cost more than the rest of intake together. Hence latitude and
+        longitude gates before any cosine of the neighbour's own, a plain tuple per new best (a
+        frozen dataclass costs ten times as much; `find` makes one `_Evidence`, for the winner),
+        times as integer microseconds, and the category relation and detail comparison
+        remembered across lookups (the same few values recur all day). The score keeps the
+        operations and their order of `distance_m`, `similarity` and the sum below, so the
+        floats, and so the decisions, do not depend on this bookkeeping (checked on the
+        benchmark's 20,000-report day: every receipt the same).
         """
         tops: dict[str, _Top] = {}
         conflicted: dict[str, dict[str, None]] = {}

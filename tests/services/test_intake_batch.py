@@ -4,6 +4,7 @@ rebuilt from the store, merges refused by a case that closed meanwhile, two proc
 from __future__ import annotations
 
 import copy
+import gc
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.ai.classifier import KeywordClassifier
 from gridgov.ai.duplicates import DuplicateFinder
+from gridgov.bootstrap import build_runtime
+from gridgov.config import load_settings
 from gridgov.core.clock import FixedClock
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.grids.model import Grid
@@ -22,6 +25,7 @@ from gridgov.services.intake_locate import Placer
 from gridgov.services.locating import GridLocating, IndexParameters
 from gridgov.sim.city import generate_city
 from gridgov.store.files import FileStore
+from gridgov.store.migrate import upgrade
 from gridgov.workflow.model import CaseState, RejectCase
 from tests.case_world import FRIDAY_AFTERNOON, SHIFT, case_service
 from tests.intake.channel_samples import sample
@@ -170,3 +174,20 @@ def test_warming_up_without_an_active_layer_says_there_is_none(
     service = intake_over(sessions, FixedClock(FRIDAY_AFTERNOON), index_dir, tmp_path / "files")
     with pytest.raises(NotFound, match="active grid layer"):
         service.warm_up()
+
+
+def test_a_runtime_warmed_up_for_serving_collects_garbage_less_often(
+    db_url: str, tmp_path: Path
+) -> None:
+    upgrade(db_url)
+    runtime = build_runtime(
+        load_settings(database_url=db_url, data_dir=tmp_path / "var", gc_young_threshold=12_345)
+    )
+    before = gc.get_threshold()
+    try:
+        with pytest.raises(NotFound, match="active grid layer"):
+            runtime.warm_up()  # no layer yet: nothing to index, but the collector is set
+        assert gc.get_threshold() == (12_345, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+        runtime.close()
