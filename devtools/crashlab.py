@@ -50,7 +50,7 @@ from gridgov.intake.channels import adapter
 from gridgov.services.cases import NewReport
 from gridgov.services.hotline_notify import idempotency_key
 from gridgov.store.cases import CaseRepository
-from gridgov.store.hotline_notify import HotlineDeliveryRow
+from gridgov.store.hotline_notify import HotlineDeliveryRepository, HotlineDeliveryRow
 from gridgov.store.intake import LOCATED
 from gridgov.store.tables import CaseEventRow, CaseRow, ReportRow
 from gridgov.workflow.model import (
@@ -218,6 +218,7 @@ class SweepMonitor(threading.Thread):
         super().__init__(name="sweep-monitor", daemon=True)
         self.stack = stack
         self.starts: set[dt.datetime] = set()
+        self.completed: set[dt.datetime] = set()  # starts of the runs that finished
         self.durations: list[float] = []
         self.done = threading.Event()
 
@@ -241,11 +242,16 @@ class SweepMonitor(threading.Thread):
                 finished = _aware(row[1])
                 if finished >= started and (started, finished) not in seen:
                     seen.add((started, finished))
+                    self.completed.add(started)
                     self.durations.append((finished - started).total_seconds())
 
     def first_start_after(self, moment: dt.datetime) -> dt.datetime | None:
         later = [s for s in self.starts if s > moment]
         return min(later) if later else None
+
+    def completed_after(self, moment: dt.datetime) -> bool:
+        """Whether a sweep that started after `moment` has also finished (committed)."""
+        return any(s > moment for s in self.completed)
 
 
 def _aware(value: dt.datetime | str) -> dt.datetime:
@@ -434,8 +440,10 @@ def _run(
     last = max(
         [drained, *due.values(), *worker_starts, *(k.at for k in kills if k.target == "worker")]
     )
-    _wait_for(lambda: monitor.first_start_after(last) is not None, cfg.drain_s)
-    _wait_for(lambda: _hotline_pending(stack) == 0, cfg.drain_s)
+    # Wait for that sweep to finish, not only to start: on a loaded machine a started sweep may
+    # not have committed its escalations by the time the worker is stopped and the check reads.
+    _wait_for(lambda: monitor.completed_after(last), cfg.drain_s)
+    _wait_for(lambda: _hotline_drained(stack), cfg.drain_s)
     worker_exit = worker.terminate()
     server_exit = server.terminate()
     monitor.done.set()
@@ -500,10 +508,18 @@ def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     return condition()
 
 
-def _hotline_pending(stack: Stack) -> int:
+def _hotline_drained(stack: Stack) -> bool:
+    """Whether the worker has planned every event into 12345 deliveries and sent them all.
+
+    Both halves matter: right after the last sweep's escalations nothing is pending yet only
+    because the planner has not read those events.
+    """
     with stack.runtime.sessions() as session:
+        repo = HotlineDeliveryRepository(session)
+        if repo.events_after(repo.checkpoint(), 1):
+            return False
         query = select(func.count()).where(HotlineDeliveryRow.status == "pending")
-        return session.scalar(query) or 0
+        return not session.scalar(query)
 
 
 def _seed_deadlines(

@@ -94,8 +94,23 @@ def sweep_command(
 
 def next_check(case: Case, now: datetime, calendar: WorkingCalendar) -> datetime | None:
     """When the sweeper should next look at `case`: the earliest warning or escalation to come."""
+    return min(_moments(case, now, calendar), default=None)
+
+
+def retry_check(case: Case, now: datetime, calendar: WorkingCalendar) -> datetime | None:
+    """`next_check` for a case the sweeper just looked at and found nothing to do.
+
+    Only the moments already passed are put off by `RETRY_AFTER`: a warning moment outside
+    working hours passes without a warning, and must not hold back a deadline due sooner.
+    """
+    moments = [m if m > now else now + RETRY_AFTER for m in _moments(case, now, calendar)]
+    return min(moments, default=None)
+
+
+def _moments(case: Case, now: datetime, calendar: WorkingCalendar) -> list[datetime]:
+    """The warnings and escalations to come for `case` (some may lie in the past)."""
     if not case.is_open:
-        return None
+        return []
     moments: list[datetime] = []
     escalatable = case.state in ESCALATABLE_STATES and next_level(case.owning_level) is not None
     if escalatable:
@@ -108,13 +123,7 @@ def next_check(case: Case, now: datetime, calendar: WorkingCalendar) -> datetime
         start, due = upcoming[0]
         if case.last_supervised_due != due:
             moments.append(warning_at(calendar, start, due))
-    return min(moments, default=None)
-
-
-def retry_check(case: Case, now: datetime, calendar: WorkingCalendar) -> datetime | None:
-    """`next_check` for a case the sweeper just looked at and found nothing to do."""
-    moment = next_check(case, now, calendar)
-    return None if moment is None else max(moment, now + RETRY_AFTER)
+    return moments
 
 
 def _overdue_answered(case: Case, due: datetime) -> bool:

@@ -19,14 +19,18 @@ from gridgov.workflow.model import (
     AcceptCase,
     Action,
     CaseState,
+    DispatchCase,
     EscalationReason,
     OwningLevel,
     ReturnCase,
 )
 from tests.case_world import (
     DISPATCHER,
+    FRIDAY_AFTERNOON,
     HANDLER,
+    INTAKE,
     LEADER,
+    SHIFT,
     CaseWorld,
     build_world,
     case_service,
@@ -65,6 +69,27 @@ def test_an_overdue_case_is_escalated_once_however_often_it_is_swept(world: Case
     assert [e.grounds for e in case.escalations] == [EscalationReason.OVERDUE]
     assert _count(world, case_id, Action.ESCALATE) == 1
     assert world.service.projection(case_id)["escalation_count"] == 1
+
+
+def test_a_deadline_set_after_working_hours_is_escalated_as_soon_as_it_passes(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Friday 18:50: no working time passes before the deadline, so its 80% warning moment is
+    # already behind; a look that finds nothing to do must not put the deadline itself off.
+    world = build_world(sessions, tmp_path, FRIDAY_AFTERNOON + timedelta(hours=3, minutes=50))
+    _, case = world.service.submit_report(world.report(), INTAKE)
+    case_id = int(case.id)
+    world.service.file(case_id, SHIFT)
+    due = world.clock.now() + timedelta(seconds=5)
+    department = world.service.responsibilities.departments[0].code
+    command = DispatchCase(
+        department=department, accept_due=due, handle_due=due + timedelta(hours=4), reason="late"
+    )
+    world.service.perform(case_id, command, DISPATCHER)
+    assert world.service.sweep(world.clock.now() + timedelta(seconds=1)).escalated == 0
+    assert world.service.sweep(due + timedelta(seconds=1)).escalated == 1
+    escalations = world.service.case(case_id, LEADER).escalations
+    assert [e.grounds for e in escalations] == [EscalationReason.OVERDUE]
 
 
 def test_a_case_past_its_accept_deadline_then_warned_about_handling(world: CaseWorld) -> None:
