@@ -176,4 +176,9 @@ def _to_wgs84(lon: float, lat: float, crs: Crs) -> tuple[float, float]:
     for name, value in (("lon", lon), ("lat", lat)):
         if not np.isfinite(value):
             raise InvalidCoordinate(name, f"must be a finite number, got {value!r}")
+    # The Chinese offsets' formulas fail on far-off numbers: refuse them before converting.
+    if not -180.0 <= lon <= 180.0:
+        raise InvalidCoordinate("lon", f"经度超出范围 / out of range: {lon} is not in [-180, 180]")
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidCoordinate("lat", f"纬度超出范围 / out of range: {lat} is not in [-90, 90]")
     return crs_convert.point_to_wgs84(lon, lat, crs)

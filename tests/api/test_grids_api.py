@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from shapely.geometry import Point, shape
 
-from tests.api.staff_world import OTHER_STREET, StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import OTHER_STREET, StaffWorld, build_staff_world
 from tests.case_world import CITY, COMMUNITY_1, STREET_1, ZHONGYUAN
+from tests.databases import module_db_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -111,6 +112,11 @@ def test_a_grid_outside_the_scope_is_answered_as_one_that_does_not_exist(
         ("/api/v1/grids/export", {"format": "shp"}, "format"),
         ("/api/v1/grids/%3Cscript%3E", {}, "path.code"),
         ("/api/v1/grids/" + "1" * 65, {}, "path.code"),
+        # Far-off numbers broke the Baidu offset's inversion (a 500) before the range check.
+        ("/api/v1/grids/locate", {"lon": 3.4333409828708376e306, "lat": 0.0, "crs": "bd09"}, "lon"),
+        ("/api/v1/grids/locate", {"lon": 15.0, "lat": 3.433340982864048e306, "crs": "bd09"}, "lat"),
+        ("/api/v1/grids/locate", {"lon": 181.0, "lat": 34.7}, "lon"),
+        ("/api/v1/grids/locate", {"lon": 113.6, "lat": -90.5, "crs": "gcj02"}, "lat"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(
