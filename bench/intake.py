@@ -24,8 +24,8 @@ connections; it also sets the collector's young-generation threshold. The proces
 would: the payloads wait as the JSON bodies the channels would POST (parsed untimed, just before
 each push), receipts are counted and dropped, and the generated city is dropped once stored. PostgreSQL runs with fsync and
 synchronous commit on, as production does. Prints reports/s (wall and per CPU second of this
-process), time per stage and in the garbage collector, and replaces the "## Intake" section of
-docs/benchmarks.md.
+process), time per stage and in the garbage collector, and replaces the measured part of the
+"## Intake" section of docs/benchmarks.md (its "### …" notes stay).
 """
 
 from __future__ import annotations
@@ -495,7 +495,8 @@ def write_doc(
     lines.append("")
     section = "\n".join(lines) + "\n"
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Intake\n.*?(?=^## |\Z)", re.S | re.M)
+    # The measured part only: a "### …" subsection after it holds notes written by hand.
+    pattern = re.compile(r"^## Intake\n.*?(?=^### |^## |\Z)", re.S | re.M)
     text = (
         pattern.sub(lambda _: section, text)
         if pattern.search(text)

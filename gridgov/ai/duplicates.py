@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from gridgov.ai.classifier import CategoryTree
-from gridgov.ai.text import compare_details, features
+from gridgov.ai.text import compare_details, details_agree, details_by_kind, features
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -128,8 +127,8 @@ class _Evidence:
 
 
 # A case's best match so far: score, report, distance (m), seconds apart, text similarity,
-# category relation, agreeing and conflicting details.
-_Top = tuple[float, ReportSignature, float, float, float, str, tuple[str, ...], tuple[str, ...]]
+# category relation, the points of conflicting details (0 or DETAIL_CONFLICT).
+_Top = tuple[float, ReportSignature, float, float, float, str, float]
 
 
 class DuplicateFinder:
@@ -170,18 +169,24 @@ class DuplicateFinder:
             score = top[0]
             # A detail that contradicts any report of the case counts, not only the best-matching
             # one: the case is one problem, so every report of it describes the same place.
-            if case_id in conflicted and not top[7]:
+            if case_id in conflicted and not top[6]:
                 score = score + DETAIL_CONFLICT
             if best is None or score > best_score:
                 best_case, best, best_score = case_id, top, score
         if best is None or best_case is None:
             return DuplicateDecision(None, 0.0)
-        _, report, distance, seconds, text, category, agrees, conflicts = best
+        _, report, distance, seconds, text, category, _ = best
+        # Only the winner's details are spelled out, for the operator.
+        agrees, conflicts = compare_details(candidate.details, report.details)
         if best_case in conflicted and not conflicts:
-            conflicts = tuple(conflicted[best_case])
+            named: dict[str, None] = {}
+            for other in conflicted[best_case]:
+                named.update(dict.fromkeys(compare_details(candidate.details, other.details)[1]))
+            conflicts = list(named)
         evidence = _Evidence(
-            report, best_score, distance, seconds / 60, text, category, agrees, conflicts
-        )
+            report, best_score, distance, seconds / 60, text, category, tuple(agrees),
+            tuple(conflicts),
+        )  # fmt: skip
         score = round(best_score, 3)
         joined = best_case if score >= self.threshold else None
         review = best_case if joined is None and score >= self.review_threshold else None
@@ -189,9 +194,9 @@ class DuplicateFinder:
 
     def _tops(
         self, a: ReportSignature, recent: Sequence[ReportSignature]
-    ) -> tuple[dict[str, _Top], dict[str, dict[str, None]]]:
+    ) -> tuple[dict[str, _Top], dict[str, list[ReportSignature]]]:
         """Per case (in order of first appearance): its best-scoring report's evidence (the first
-        of equals); and per case with any, the conflicting details of all its reports.
+        of equals); and per case with any, its reports whose details conflict, in order.
 
         One loop, unrolled by hand: a lookup in the dense core of a city reads ~90 neighbours, two
         thirds of them beyond the distance gate, and a function call plus an `_Evidence` per
@@ -205,7 +210,7 @@ class DuplicateFinder:
         benchmark's 20,000-report day: every receipt the same).
         """
         tops: dict[str, _Top] = {}
-        conflicted: dict[str, dict[str, None]] = {}
+        conflicted: dict[str, list[ReportSignature]] = {}
         window = self.window.total_seconds()
         gate = self.distance_m
         lat, lon, at_us, own_id = a.lat, a.lon, a.at_us, a.id
@@ -216,8 +221,8 @@ class DuplicateFinder:
         a_details = a.details
         a_category = a.category_code
         relations: dict[str | None, tuple[str, float]] = {}
-        compared: dict[frozenset[str], _Details] = {}
-        empty: _Details = ((), (), 0.0, 0.0)
+        compared: dict[frozenset[str], tuple[float, float]] = {}
+        a_kinds = details_by_kind(a_details)
         cos, radians, hypot, exp, sqrt = math.cos, math.radians, math.hypot, math.exp, math.sqrt
         # Metres per degree of longitude no neighbour within reach can have less of: the cosine
         # at the latitude farthest from the equator that a neighbour's midpoint can reach.
@@ -254,12 +259,12 @@ class DuplicateFinder:
             category, category_points = related
             b_details = b.details
             if not a_details or not b_details:
-                agrees, conflicts, agree_points, conflict_points = empty
+                agree_points = conflict_points = 0.0
             else:
                 found = compared.get(b_details)
                 if found is None:
-                    found = compared[b_details] = _compared_details(a_details, b_details)
-                agrees, conflicts, agree_points, conflict_points = found
+                    found = compared[b_details] = _detail_points(a_kinds, b_details)
+                agree_points, conflict_points = found
             # Closeness is measured against the two locations' combined error, on a Gaussian
             # curve: a nearby different problem is typically farther than the error, the same
             # problem within it.
@@ -275,12 +280,12 @@ class DuplicateFinder:
             case_id = b.case_id
             held = tops.get(case_id)
             if held is None or score > held[0]:
-                tops[case_id] = (score, b, distance, seconds, text, category, agrees, conflicts)
-            if conflicts:
+                tops[case_id] = (score, b, distance, seconds, text, category, conflict_points)
+            if conflict_points:
                 if case_id in conflicted:
-                    conflicted[case_id].update(dict.fromkeys(conflicts))
+                    conflicted[case_id].append(b)
                 else:
-                    conflicted[case_id] = dict.fromkeys(conflicts)
+                    conflicted[case_id] = [b]
         return tops, conflicted
 
     def _related(self, a: str | None, b: str | None) -> tuple[str, float]:
@@ -328,20 +333,17 @@ _CATEGORY_WORDS = {
 }
 
 
-# Agreeing and conflicting details of two reports, and the points each side scores.
-_Details = tuple[tuple[str, ...], tuple[str, ...], float, float]
-
-
-@lru_cache(maxsize=65_536)
-def _compared_details(a: frozenset[str], b: frozenset[str]) -> _Details:
-    """`compare_details`, remembered: the same few details (a road, a building) recur all day."""
-    agrees, conflicts = compare_details(a, b)
-    return (
-        tuple(agrees),
-        tuple(conflicts),
-        W_DETAIL_AGREES * len(agrees),
-        DETAIL_CONFLICT if conflicts else 0.0,
-    )
+def _detail_points(a_kinds: Mapping[str, frozenset[str]], b: frozenset[str]) -> tuple[float, float]:
+    """The points of `compare_details` (agreeing kinds, any conflict) without its words, which
+    only the winning match needs."""
+    b_kinds = details_by_kind(b)
+    agree, conflict = 0, False
+    for kind in a_kinds.keys() & b_kinds.keys():
+        if details_agree(kind, a_kinds[kind], b_kinds[kind]):
+            agree += 1
+        else:
+            conflict = True
+    return W_DETAIL_AGREES * agree, DETAIL_CONFLICT if conflict else 0.0
 
 
 def _reasons(e: _Evidence) -> tuple[Reason, ...]:

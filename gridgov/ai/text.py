@@ -18,7 +18,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Protocol
 
@@ -201,12 +201,24 @@ def compare_details(a: Iterable[str], b: Iterable[str]) -> tuple[list[str], list
     if left.keys().isdisjoint(right):
         return agree, conflicts
     for kind in sorted(left.keys() & right.keys()):
-        if _compatible(kind, left[kind], right[kind]):
+        if details_agree(kind, left[kind], right[kind]):
             agree.append(kind)
         else:
             shown_l, shown_r = "/".join(sorted(left[kind])), "/".join(sorted(right[kind]))
             conflicts.append(f"{kind}: {shown_l} ≠ {shown_r}")
     return agree, conflicts
+
+
+def details_by_kind(details: frozenset[str]) -> Mapping[str, frozenset[str]]:
+    """`details` grouped by kind: {"楼": {"3"}, "road": {"金水路"}}; remembered."""
+    return _by_kind(details)
+
+
+@lru_cache(maxsize=1024)
+def details_agree(kind: str, left: frozenset[str], right: frozenset[str]) -> bool:
+    """Whether two texts state one kind of detail alike; remembered, as duplicate detection asks
+    about the same roads and buildings all day."""
+    return _compatible(kind, left, right)
 
 
 @lru_cache(maxsize=16_384)

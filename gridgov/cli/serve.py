@@ -74,8 +74,9 @@ def app_from_environment() -> FastAPI:
     from gridgov.bootstrap import build_runtime
 
     runtime = build_runtime(load_settings())
-    # Load the active layer's locate index before taking connections, so that a process a load
-    # balancer sees as up answers its first reports in milliseconds, not seconds.
+    # Build what the first report would wait for (locate index, gazetteer, duplicate index) and
+    # set the collector's threshold before taking connections, so that a process a load balancer
+    # sees as up answers its first reports in milliseconds, not seconds.
     with contextlib.suppress(NotFound):  # no active layer yet: nothing to load
-        runtime.locating.index(runtime.locating.layer())
+        runtime.warm_up()
     return create_app(runtime)
