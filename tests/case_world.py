@@ -114,10 +114,16 @@ def build_world(
     clock = FixedClock(start)
     locating = GridLocating(sessions, parameters=IndexParameters(), cache_dir=tmp_path / "index")
     admin = GridAdmin(sessions, clock, on_activate=locating.active_layer_changed)
+    layer_id = activate_demo_layer(admin)
+    return CaseWorld(case_service(sessions, locating, clock), clock, sessions, layer_id)
+
+
+def activate_demo_layer(admin: GridAdmin) -> int:
+    """Store the demo city's coded grids as a layer and switch it on; its id."""
     layer = admin.import_grids(demo_coded_grids(), name="demo", source="test", commit=True).layer
     assert layer is not None
     admin.activate(layer.id, commit=True)
-    return CaseWorld(case_service(sessions, locating, clock), clock, sessions, layer.id)
+    return layer.id
 
 
 def case_service(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from devtools.pg_cluster import POSTGIS_TEMPLATE, ClusterUnavailable, TempCluster
 from gridgov.store.db import make_engine, session_factory
 from gridgov.store.migrate import upgrade
+from tests.databases import module_db_url
 
 SKIP_POSTGRES_ENV = "GRIDGOV_TEST_SKIP_POSTGRES"
 
@@ -45,15 +46,7 @@ def pg_cluster() -> Iterator[TempCluster]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty database, once per dialect."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gridgov.db'}"
-        return
-    cluster: TempCluster = request.getfixturevalue("pg_cluster")
-    name = cluster.clone_database()
-    try:
-        yield cluster.url_for(name)
-    finally:
-        cluster.drop_database(name)
+    yield from module_db_url(request, tmp_path)
 
 
 @pytest.fixture

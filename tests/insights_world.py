@@ -31,7 +31,7 @@ from tests.case_world import (
     PLAIN_POINT,
     SHIFT,
     CaseWorld,
-    demo_coded_grids,
+    activate_demo_layer,
 )
 
 MODEL = "qwen2.5-vl-7b-instruct"
@@ -209,14 +209,10 @@ def insights_world(
         load_settings(database_url=db_url, data_dir=data_dir, intake_places="", **settings),
         clock=clock,
     )
-    layer = runtime.grids.import_grids(
-        demo_coded_grids(), name="demo", source="test", commit=True
-    ).layer
-    assert layer is not None
-    runtime.grids.activate(layer.id, commit=True)
+    layer_id = activate_demo_layer(runtime.grids)
     try:
         yield InsightsWorld(
-            runtime, clock, CaseWorld(runtime.cases, clock, runtime.sessions, layer.id)
+            runtime, clock, CaseWorld(runtime.cases, clock, runtime.sessions, layer_id)
         )
     finally:
         runtime.close()

@@ -26,7 +26,7 @@ from tests.case_world import (
     PLAIN_POINT,
     SHIFT,
     WORKER,
-    demo_coded_grids,
+    activate_demo_layer,
 )
 
 PHONE = "13912345678"
@@ -93,11 +93,7 @@ def open_world(db_url: str, tmp_path: Path) -> Iterator[World]:
     settings = load_settings(database_url=db_url, data_dir=tmp_path / "var", intake_places="")
     clock = FixedClock(FRIDAY_AFTERNOON)
     runtime = build_runtime(settings, clock=clock)
-    layer = runtime.grids.import_grids(
-        demo_coded_grids(), name="demo", source="test", commit=True
-    ).layer
-    assert layer is not None
-    runtime.grids.activate(layer.id, commit=True)
+    activate_demo_layer(runtime.grids)
     key = runtime.intake.keys.create("citizen_app", label="街道随手拍 App").token
     with TestClient(create_app(runtime)) as client:
         yield World(client, runtime, clock, key)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -31,7 +30,7 @@ from tests.case_world import (
     STREET_1,
     ZHONGYUAN,
     CaseWorld,
-    demo_coded_grids,
+    activate_demo_layer,
 )
 from tests.intake.channel_samples import sample
 
@@ -90,24 +89,25 @@ class StaffWorld:
         return receipt.report_id
 
 
-def build_staff_world(db_url: str, data_dir: Path) -> Iterator[StaffWorld]:
-    upgrade(db_url)
-    clock = FixedClock(FRIDAY_AFTERNOON)
-    settings = load_settings(database_url=db_url, data_dir=data_dir, intake_places="")
-    runtime = build_runtime(settings, clock=clock)
-    # Cheap argon2 parameters: the tests are about scope, not about hashing cost.
-    runtime.accounts = AccountService(
+def fast_accounts(runtime: Runtime, clock: FixedClock) -> AccountService:
+    """The runtime's account service with cheap argon2 parameters: the tests are about scope and
+    sessions, not about hashing cost."""
+    return AccountService(
         runtime.sessions,
         clock,
         hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
         departments={d.code: d.serves for d in runtime.cases.responsibilities.departments},
     )
-    layer = runtime.grids.import_grids(
-        demo_coded_grids(), name="demo", source="test", commit=True
-    ).layer
-    assert layer is not None
-    runtime.grids.activate(layer.id, commit=True)
-    world = CaseWorld(runtime.cases, clock, runtime.sessions, layer.id)
+
+
+def build_staff_world(db_url: str, data_dir: Path) -> Iterator[StaffWorld]:
+    upgrade(db_url)
+    clock = FixedClock(FRIDAY_AFTERNOON)
+    settings = load_settings(database_url=db_url, data_dir=data_dir, intake_places="")
+    runtime = build_runtime(settings, clock=clock)
+    runtime.accounts = fast_accounts(runtime, clock)
+    layer_id = activate_demo_layer(runtime.grids)
+    world = CaseWorld(runtime.cases, clock, runtime.sessions, layer_id)
     inside, outside = world.dispatched_case(PLAIN_POINT), world.dispatched_case(ERQI_POINT)
     app = create_app(runtime)
     with TestClient(app) as client:
@@ -133,16 +133,3 @@ def build_staff_world(db_url: str, data_dir: Path) -> Iterator[StaffWorld]:
             staff.tokens[name] = runtime.accounts.issue_token(account, "tests").token
         yield staff
     runtime.close()
-
-
-def module_db_url(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
-    """A fresh database for a whole module, on the dialect `request.param` names."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp / 'gridgov.db'}"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = cluster.clone_database()
-    try:
-        yield cluster.url_for(name)
-    finally:
-        cluster.drop_database(name)

@@ -19,15 +19,9 @@ import pytest
 
 from gridgov.workflow.model import Action, Actor, Role
 from gridgov.workflow.transitions import COMMAND_ACTIONS
-from tests.api.staff_world import (
-    OTHER_STREET,
-    ROLES,
-    STAFF,
-    StaffWorld,
-    build_staff_world,
-    module_db_url,
-)
+from tests.api.staff_world import OTHER_STREET, ROLES, STAFF, StaffWorld, build_staff_world
 from tests.case_world import COMMUNITY_1, ERQI_POINT, INTAKE, PLAIN_POINT, SHIFT, STREET_1
+from tests.databases import module_db_url
 
 ALLOWED, FORBIDDEN, HIDDEN = 200, 403, 404
 CITY = Actor("matrix", Role.CENTRE_LEADER)

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from tests.analytics_world import DEPARTMENT, KnownCases, play_known_month, seed_party
-from tests.api.staff_world import ROLES, StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import ROLES, StaffWorld, build_staff_world
 from tests.case_world import COMMUNITY_1, ERQI, STREET_1, ZHONGYUAN
+from tests.databases import module_db_url
 
 ROUTES = ("overview", "trend", "children", "departments", "cases-map", "party", "live")
 CITY_BOX = "113.5,34.6,113.8,34.9"

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.staff_world import StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import StaffWorld, build_staff_world
 from tests.case_world import ZHONGYUAN
+from tests.databases import module_db_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -17,7 +17,8 @@ from gridgov.api.app import create_app
 from gridgov.api.auth import CSRF_HEADER, SESSION_COOKIE
 from gridgov.config import PLACEHOLDER_SECRET, Settings
 from gridgov.store.tables import CaseEventRow, CaseRow, PersonRow, ReportRow
-from tests.api.staff_world import PASSWORD, StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import PASSWORD, StaffWorld, build_staff_world
+from tests.databases import module_db_url
 
 XSS = "<script>alert(1)</script>"
 SQL = "'; DROP TABLE cases; --"

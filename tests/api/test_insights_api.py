@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.staff_world import DEPARTMENT, StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import DEPARTMENT, StaffWorld, build_staff_world
 from tests.case_world import COMMUNITY_1, ERQI, STREET_1
+from tests.databases import module_db_url
 from tests.insights_world import API_KEY, MODEL, FakeModelService, model_service
 
 DAY = "2026-11-27"

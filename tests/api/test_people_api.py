@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from gridgov.grids.people import AssignmentRole
-from tests.api.staff_world import OTHER_STREET, StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import OTHER_STREET, StaffWorld, build_staff_world
 from tests.case_world import COMMUNITY_1, STREET_1
+from tests.databases import module_db_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

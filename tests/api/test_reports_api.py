@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from gridgov.store.tables import CaseRow, ReportRow
-from tests.api.staff_world import StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import StaffWorld, build_staff_world
 from tests.case_world import ERQI_POINT, PLAIN_POINT, STREET_1
+from tests.databases import module_db_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

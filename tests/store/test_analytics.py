@@ -39,6 +39,7 @@ from tests.case_world import (
     build_world,
     demo_coded_grids,
 )
+from tests.databases import module_db_url
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REPORTED_ON = date(2026, 11, 27)
@@ -72,26 +73,13 @@ class Month:
         return self.world.clock.now()
 
 
-def _module_db_url(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
-    """A fresh database for the whole module, on the dialect `request.param` names."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp / 'gridgov.db'}"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = cluster.clone_database()
-    try:
-        yield cluster.url_for(name)
-    finally:
-        cluster.drop_database(name)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def month(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Month]:
     """Built once per dialect; the tests only read it."""
     tmp = tmp_path_factory.mktemp("analytics")
-    for url in _module_db_url(request, tmp):
+    for url in module_db_url(request, tmp):
         upgrade(url)
         engine = make_engine(url)
         sessions = session_factory(engine)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +42,7 @@ from tests.case_world import (
     build_world,
     demo_coded_grids,
 )
+from tests.databases import module_db_url
 from tests.rollup_world import play_random_weeks
 
 OFFSET = 8 * 3600
@@ -57,25 +57,13 @@ class World:
     ids: list[int]
 
 
-def _module_db_url(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp / 'gridgov.db'}"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = cluster.clone_database()
-    try:
-        yield cluster.url_for(name)
-    finally:
-        cluster.drop_database(name)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def generated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     """Five weeks of random cases, rolled up after the first three; built once per dialect."""
     tmp = tmp_path_factory.mktemp("rollups")
-    for url in _module_db_url(request, tmp):
+    for url in module_db_url(request, tmp):
         upgrade(url)
         engine = make_engine(url)
         sessions = session_factory(engine)

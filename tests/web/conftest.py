@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.api.staff_world import PASSWORD, StaffWorld, build_staff_world, module_db_url
+from tests.api.staff_world import PASSWORD, StaffWorld, build_staff_world
+from tests.databases import module_db_url
 from tests.web.web_world import DESKTOP, WebWorld, build_web_world, launch
 
 PageFactory = Callable[..., Page]

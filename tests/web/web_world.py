@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright
@@ -26,9 +25,9 @@ from gridgov.bootstrap import Runtime, build_runtime
 from gridgov.config import load_settings
 from gridgov.core.clock import FixedClock
 from gridgov.grids.people import AssignmentRole
-from gridgov.services.accounts import AccountRole, AccountService
+from gridgov.services.accounts import AccountRole
 from gridgov.store.migrate import upgrade
-from tests.api.staff_world import DEPARTMENT, PASSWORD
+from tests.api.staff_world import DEPARTMENT, PASSWORD, fast_accounts
 from tests.case_world import (
     COMMUNITY_1,
     ERQI_POINT,
@@ -37,7 +36,7 @@ from tests.case_world import (
     STREET_1,
     ZHONGYUAN,
     CaseWorld,
-    demo_coded_grids,
+    activate_demo_layer,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -163,18 +162,9 @@ def build_web_world(data_dir: Path) -> Iterator[WebWorld]:
         open311_posts_per_10_minutes=100,
     )
     runtime = build_runtime(settings, clock=clock)
-    runtime.accounts = AccountService(
-        runtime.sessions,
-        clock,
-        hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-        departments={d.code: d.serves for d in runtime.cases.responsibilities.departments},
-    )
-    layer = runtime.grids.import_grids(
-        demo_coded_grids(), name="demo", source="test", commit=True
-    ).layer
-    assert layer is not None
-    runtime.grids.activate(layer.id, commit=True)
-    cases = CaseWorld(runtime.cases, clock, runtime.sessions, layer.id)
+    runtime.accounts = fast_accounts(runtime, clock)
+    layer_id = activate_demo_layer(runtime.grids)
+    cases = CaseWorld(runtime.cases, clock, runtime.sessions, layer_id)
     inside = cases.dispatched_case(PLAIN_POINT)
     next_door = cases.dispatched_case(NEXT_DOOR_POINT)
     far = cases.dispatched_case(ERQI_POINT)
