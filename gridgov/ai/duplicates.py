@@ -399,6 +399,9 @@ class RecentIndex:
     def __len__(self) -> int:
         return len(self._where)
 
+    def __contains__(self, report_id: object) -> bool:
+        return report_id in self._where
+
     def add(self, signature: ReportSignature) -> None:
         """Keep `signature` (replacing one with the same id) until `window` after its time."""
         self.discard(signature.id)

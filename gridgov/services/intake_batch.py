@@ -2,7 +2,8 @@
 
 Inside the transaction, in this order (the store's lock order: write lock, case rows, audit head):
 
-    reserve ids → deduplicate (merge targets locked) → decide the case loop's commands
+    take turns (`begin_intake`) → catch up with other processes' reports → reserve ids
+    → deduplicate (merge targets locked) → decide the case loop's commands
     → insert the new cases with their projection → seal and append the events → insert reports
 
 Reserving the ids first lets everything be decided before anything is written: each new case is
@@ -12,9 +13,15 @@ meanwhile included). A failure anywhere undoes the whole batch, the index's addi
 
 The duplicate index lives in this process. It is built on first use from the located reports of
 the store's open cases within the finder's window, so a restarted process knows what came before,
-and then follows this process's own batches. Another process writing to the same store at the
-same time is not seen until this one restarts: a duplicate delivered there is not merged here
-automatically (a missed merge, which costs a second dispatch, never a wrong one).
+and then follows every batch: its own as it decides them, and those of the other processes
+writing to the same store as each batch begins. Batches of all processes take turns from their
+first statement (`IntakeRepository.begin_intake`) and reserve report ids in that order, so the
+reports above the highest id this index has seen are exactly the ones it missed; reading them is
+one query on the primary key. What it still misses, each a missed merge (a second dispatch, never
+a wrong merge): reports placed by hand in another process (their ids are old) and reports stored
+by the case loop's own path (`CaseService.report`, which does not take the intake lock). Cases
+closed since their reports were indexed stay in it until those age out; a merge finds such a
+target closed when it locks it, and the report keeps its own case.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,6 +93,8 @@ class IntakeWriter:
         self._clock = clock
         self._options = options
         self._index: RecentIndex | None = None
+        # The highest report id the index has accounted for (stored, or seen and skipped).
+        self._seen_id = 0
         # The index is shared by every request of this process; its updates must follow the
         # order the transactions commit in, so writers take turns here.
         self._writing = threading.RLock()
@@ -108,15 +117,18 @@ class IntakeWriter:
         try:
             with self._sessions.begin() as session:
                 repo = IntakeRepository(session)
-                repo.cases.begin_write()
+                repo.begin_intake()
                 located = [i for i in items if i.located]
                 case_ids = repo.cases.reserve_case_ids(len(located))
                 for item, case_id in zip(located, case_ids, strict=True):
                     item.case_id = case_id
+                dedup_started = time.perf_counter()
+                seen_id = self._catch_up(repo, index, now, added)
+                dedup_seconds = time.perf_counter() - dedup_started
                 report_ids = repo.reserve_report_ids(len(items))
                 dedup_started = time.perf_counter()
                 known = self._deduplicate(repo, index, located, now, added)
-                dedup_seconds = time.perf_counter() - dedup_started
+                dedup_seconds += time.perf_counter() - dedup_started
                 steps = self._steps(items, report_ids, known, now)
                 new_cases = {str(i.case_id): (i.placement.lon, i.placement.lat) for i in located}
                 audit_started = time.perf_counter()
@@ -130,6 +142,7 @@ class IntakeWriter:
                 repo.add_reports(
                     [report_row(i, rid) for i, rid in zip(items, report_ids, strict=True)]
                 )
+            self._seen_id = max(seen_id, *report_ids)
         except BaseException:
             for signature_id in added:
                 index.discard(signature_id)
@@ -165,10 +178,11 @@ class IntakeWriter:
             try:
                 with self._sessions.begin() as session:
                     repo = IntakeRepository(session)
-                    repo.cases.begin_write()
+                    repo.begin_intake()
                     if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
                         raise AlreadyLocated(report_id, None)
                     item.case_id = repo.cases.reserve_case_ids(1)[0]
+                    seen_id = self._catch_up(repo, index, now, added)
                     known = self._deduplicate(repo, index, [item], now, added)
                     steps = self._steps([item], [report_id], known, now, reporter=actor)
                     _, refused = self._cases.apply_batch(
@@ -177,6 +191,7 @@ class IntakeWriter:
                     self._keep_refused_apart([item], steps, refused, index)
                     repo.set_located(report_id, lon, lat, item.case_id, decisions(item))
                     repo.cases.record_anchor(now)
+                self._seen_id = seen_id
             except BaseException:
                 for signature_id in added:
                     index.discard(signature_id)
@@ -192,6 +207,21 @@ class IntakeWriter:
             if self._index is None:
                 self._index = self._warm_index()
             return self._index
+
+    def _catch_up(
+        self, repo: IntakeRepository, index: RecentIndex, now: datetime, added: list[str]
+    ) -> int:
+        """Add the reports other processes stored since this index last looked; returns the
+        highest report id now accounted for. Call holding `begin_intake`."""
+        highest = self._seen_id
+        since = now - self._finder.window
+        for row in repo.open_case_signatures(since, _open_states(), after_id=self._seen_id):
+            highest = max(highest, row.id)
+            signature = _signature(row)
+            if signature.id not in index:
+                index.add(signature)
+                added.append(signature.id)
+        return highest
 
     def _deduplicate(
         self,
@@ -308,23 +338,33 @@ class IntakeWriter:
     def _warm_index(self) -> RecentIndex:
         index = RecentIndex.for_finder(self._finder)
         since = self._clock.now() - self._finder.window
-        open_states = [s.value for s in CaseState if s.value not in _NOT_OPEN]
         with self._sessions() as session:
-            rows = IntakeRepository(session).open_case_signatures(since, open_states)
+            repo = IntakeRepository(session)
+            # The highest id first: a report committed between the two reads is then read again
+            # by the first catch-up, never missed.
+            seen_id = repo.highest_report_id()
+            rows = repo.open_case_signatures(since, _open_states())
         for row in rows:
-            accuracy = (row.intake or {}).get("accuracy_m", 0.0)
-            case_id = row.merged_into or row.case_id
-            index.add(
-                ReportSignature.of(
-                    f"{row.channel}:{row.external_id}",
-                    str(case_id),
-                    row.channel,
-                    row.lon,
-                    row.lat,
-                    row.reported_at,
-                    row.category_code,
-                    row.text,
-                    accuracy or 0.0,
-                )
-            )
+            index.add(_signature(row))
+        self._seen_id = seen_id
         return index
+
+
+def _open_states() -> list[str]:
+    return [s.value for s in CaseState if s.value not in _NOT_OPEN]
+
+
+def _signature(row: Any) -> ReportSignature:
+    """The signature of a stored report, as `open_case_signatures` reads it."""
+    accuracy = (row.intake or {}).get("accuracy_m", 0.0)
+    return ReportSignature.of(
+        f"{row.channel}:{row.external_id}",
+        str(row.merged_into or row.case_id),
+        row.channel,
+        row.lon,
+        row.lat,
+        row.reported_at,
+        row.category_code,
+        row.text,
+        accuracy or 0.0,
+    )

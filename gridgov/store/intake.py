@@ -2,7 +2,7 @@
 waiting for manual location, and the channels' API keys (their SHA-256 only).
 
 The caller owns the transaction, as for `CaseRepository`; a batch takes the locks in the order
-that module documents (write lock, case rows, audit head).
+that module documents (write lock, case rows, audit head), starting with `begin_intake`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,9 @@ from gridgov.store.cases import (
     reserve_ids,
 )
 from gridgov.store.tables import CaseRow, IntakeKeyRow, ReportRow
+
+# pg_advisory_xact_lock key: intake batches take turns across processes ("gridgov intake").
+INTAKE_LOCK_KEY = 0x67726964_696E7461
 
 LOCATED = "located"
 AWAITING_MANUAL = "awaiting_manual"
@@ -71,7 +74,24 @@ class IntakeRepository:
         self._session = session
         self.cases = CaseRepository(session)
 
+    def begin_intake(self) -> None:
+        """Become the intake writer until commit; must be the transaction's first statement.
+
+        On SQLite the database write lock does it. On PostgreSQL an advisory lock makes intake
+        batches of every process take turns from here on, not only at the audit chain's head
+        (which they reach later anyway): each sees every report the ones before it committed,
+        and reserves its report ids after them.
+        """
+        self.cases.begin_write()
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(
+                text("select pg_advisory_xact_lock(:key)"), {"key": INTAKE_LOCK_KEY}
+            )
+
     # Reports
+
+    def highest_report_id(self) -> int:
+        return int(self._session.scalar(select(func.max(ReportRow.id))) or 0)
 
     def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], IntakeRecord]:
         """The stored reports among (channel, external_id) keys."""
@@ -148,9 +168,12 @@ class IntakeRepository:
             update(ReportRow).where(ReportRow.id == report_id).values(intake=dict(intake))
         )
 
-    def open_case_signatures(self, since: datetime, open_states: Sequence[str]) -> list[Any]:
+    def open_case_signatures(
+        self, since: datetime, open_states: Sequence[str], *, after_id: int = 0
+    ) -> list[Any]:
         """(report id, case id, channel, lon, lat, reported_at, category, text) of located reports
-        since `since` whose case (or the case it merged into) is open, for warming the dedup index."""
+        since `since` whose case (or the case it merged into) is open and whose id is above
+        `after_id`, for warming the dedup index and catching up with other processes."""
         rows = self._session.execute(
             select(
                 ReportRow.id,
@@ -167,6 +190,7 @@ class IntakeRepository:
             )
             .join(CaseRow, CaseRow.id == ReportRow.case_id)
             .where(ReportRow.reported_at >= since, ReportRow.lon.is_not(None))
+            .where(ReportRow.id > after_id)
             .where(CaseRow.state.in_([*open_states, "merged"]))
             .order_by(ReportRow.id)
         )

@@ -1,5 +1,6 @@
 """Intake batches on both stores: many reports per transaction, the per-process duplicate index
-rebuilt from the store, merges refused by a case that closed meanwhile, two processes racing."""
+rebuilt from the store and following other processes, merges refused by a case that closed
+meanwhile, two processes racing."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def another_process(world: IntakeWorld, index_dir: Path, tmp_path: Path) -> Inta
 
 def app_report(n: int, **changes: Any) -> dict[str, Any]:
     payload = copy.deepcopy(sample("citizen_app"))
-    payload.update(submission_id=f"APP-{n}", text=TEXT, gps=WHERE, photos=[], **changes)
+    payload.update({"submission_id": f"APP-{n}", "text": TEXT, "gps": WHERE, "photos": []})
+    payload.update(changes)
     return payload
 
 
@@ -165,6 +167,52 @@ def test_two_processes_racing_on_one_report_store_it_once(
     assert len({r.case_id for r in receipts}) == 1
     assert sum(r.created for r in receipts) == 1
     assert world.counts() == (1, 1, 1)
+    assert world.cases.verify_audit().intact
+
+
+def test_a_duplicate_stored_by_another_running_process_is_merged_here(
+    world: IntakeWorld, index_dir: Path, tmp_path: Path
+) -> None:
+    other = another_process(world, index_dir, tmp_path)
+    other.warm_up()
+    world.service.warm_up()  # both indexes built before either report arrives
+
+    first = other.receive("citizen_app", app_report(1))
+    second = world.service.receive("police_110", police_report(1))
+
+    assert first.case_id is not None
+    assert second.duplicate_of == first.case_id
+    # And back: the other process sees this one's report too (no second case for a third).
+    third = other.receive("citizen_app", app_report(2, text=TEXT + "，已经好几天了"))
+    assert third.duplicate_of == first.case_id
+    assert world.cases.verify_audit().intact
+
+
+def test_the_same_problem_delivered_to_two_processes_at_once_opens_one_case(
+    world: IntakeWorld, index_dir: Path, tmp_path: Path
+) -> None:
+    other = another_process(world, index_dir, tmp_path)
+    other.warm_up()
+    world.service.warm_up()
+    receipts: list[IntakeReceipt] = []
+    start = threading.Barrier(2)
+
+    def deliver(service: IntakeService, channel: str, payload: dict[str, Any]) -> None:
+        start.wait()
+        receipts.append(service.receive(channel, payload))
+
+    threads = [
+        threading.Thread(target=deliver, args=(world.service, "citizen_app", app_report(3))),
+        threading.Thread(target=deliver, args=(other, "police_110", police_report(3))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(receipts) == 2
+    first, second = sorted(receipts, key=lambda r: r.report_id)
+    assert first.duplicate_of is None
+    assert second.duplicate_of == first.case_id
     assert world.cases.verify_audit().intact
 
 
