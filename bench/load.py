@@ -224,6 +224,55 @@ def in_process_intake(stack: Stack, n: int) -> dict[str, Any]:
     }
 
 
+def in_process_concurrent(stack: Stack, n: int, threads: int = 16) -> dict[str, Any]:
+    """`receive` from `threads` threads at once, in this process: what group commit makes of
+    single reports arriving together (the mean group size says how many shared a transaction)."""
+    import threading
+
+    rng = random.Random(6)
+    service = stack.runtime.intake
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    work = [
+        (
+            PUSH_CHANNELS[i % len(PUSH_CHANNELS)],
+            payload(
+                PUSH_CHANNELS[i % len(PUSH_CHANNELS)],
+                f"INPROC-T-{i}",
+                rng.choice(stack.places),
+                at,
+                rng.choice(TEXTS),
+            ),
+        )
+        for i in range(n)
+    ]
+    times: list[float] = []
+    groups_before, items_before = service.group_commit.groups, service.group_commit.items
+
+    def worker(part: list[tuple[str, dict[str, Any]]]) -> None:
+        for channel, body in part:
+            t = time.perf_counter()
+            service.receive(channel, body)
+            times.append(time.perf_counter() - t)
+
+    pool = [threading.Thread(target=worker, args=(work[k::threads],)) for k in range(threads)]
+    started = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - started
+    times.sort()
+    groups = service.group_commit.groups - groups_before
+    return {
+        "n": len(times),
+        "threads": threads,
+        "per_s": len(times) / elapsed,
+        "p50_ms": 1000 * statistics.median(times),
+        "p99_ms": 1000 * times[int(len(times) * 0.99) - 1],
+        "group": (service.group_commit.items - items_before) / max(groups, 1),
+    }
+
+
 def round_trip(stack: Stack, n: int = 2000) -> dict[str, float]:
     """One `select 1` to PostgreSQL and back, from this process: the floor under each statement."""
     from sqlalchemy import text
@@ -301,6 +350,11 @@ def run(stack: Stack, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     say(
         f"in-process intake, one report at a time: {inproc['per_s']:,.0f}/s, p50 {inproc['p50_ms']:.1f} ms"
     )
+    grouped = in_process_concurrent(stack, 1600)
+    say(
+        f"in-process intake, {grouped['threads']} threads: {grouped['per_s']:,.0f}/s, p50 "
+        f"{grouped['p50_ms']:.1f} ms, {grouped['group']:.1f} reports per transaction"
+    )
     server = stack.server(args.workers)
     server.start()
     stack.wait_ready()
@@ -329,6 +383,7 @@ def run(stack: Stack, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     run_one("warm-up", base, intake_script(stack, "WARM"), 4, 10, workdir)
     results: dict[str, Any] = {
         "inproc": inproc,
+        "grouped": grouped,
         "rtt": rtt,
         "workers": args.workers,
         "grids": stack.grid_count,
@@ -413,6 +468,7 @@ def write_doc(results: dict[str, Any], args: argparse.Namespace) -> None:
     ]
     healthz: Result = results["healthz"]
     inproc = results["inproc"]
+    grouped = results["grouped"]
     mix: list[Result] = results["mix"]
     intake_mix = mix[0]
     best = max(results["ramp"], key=lambda r: r.per_s)
@@ -436,6 +492,10 @@ def write_doc(results: dict[str, Any], args: argparse.Namespace) -> None:
         _row(healthz),
         f"| in-process `IntakeService.receive`, one at a time (no HTTP) | 1 | {inproc['n']:,} | "
         f"{inproc['per_s']:,.0f} | {inproc['p50_ms']:.1f} | – | {inproc['p99_ms']:.1f} | 0 |",
+        f"| in-process `IntakeService.receive` from {grouped['threads']} threads (group commit: "
+        f"{grouped['group']:.1f} reports per transaction) | {grouped['threads']} | "
+        f"{grouped['n']:,} | {grouped['per_s']:,.0f} | {grouped['p50_ms']:.1f} | – | "
+        f"{grouped['p99_ms']:.1f} | 0 |",
         f"| in-process `select 1` round trip to PostgreSQL | 1 | 2,000 | – | "
         f"{results['rtt']['p50_ms']:.2f} | – | {results['rtt']['p99_ms']:.2f} | 0 |",
         "",

@@ -4,9 +4,10 @@
     → deduplicate → route (a proposal; trusted channels are filed and dispatched) → store → audit
 
 The stages before the store run outside any transaction (`intake_decisions`); the store is one
-transaction per batch (`intake_batch`). A single report is a batch of one; a channel that pushes
-many (`receive_many`, `submit_many`: the HTTP batch push) gets one transaction per `batch_size`
-reports, which is what lets intake keep up with a city's day in seconds.
+transaction per batch (`intake_batch`). Single reports arriving together are a batch
+(`intake_group`: group commit); a channel that pushes many (`receive_many`, `submit_many`: the
+HTTP batch push) gets one transaction per `batch_size` reports, which is what lets intake keep up
+with a city's day in seconds.
 
 Exactly once: a report is acknowledged only after its transaction committed, and a channel's
 retry with the same (channel, external id) returns the stored report and creates nothing. Two
@@ -50,6 +51,7 @@ from gridgov.services.intake_decisions import (
     route,
     sign,
 )
+from gridgov.services.intake_group import GroupCommit
 from gridgov.services.intake_keys import IntakeKeys
 from gridgov.services.intake_locate import Placer, PlacesProvider
 from gridgov.services.intake_photos import check_photos, photo_warnings, store_photos
@@ -93,6 +95,10 @@ class IntakeService:
         self.options = options or IntakeOptions()
         self.keys = IntakeKeys(session_factory, clock)
         self._writer = IntakeWriter(session_factory, cases, finder, clock, self.options)
+        # Single reports arriving together share a transaction (see intake_group).
+        self.group_commit: GroupCommit[IntakeReport, Answer] = GroupCommit(
+            self._submit, max_group=self.options.batch_size
+        )
         # Seconds spent in each stage since start (or since a benchmark reset it).
         self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
 
@@ -107,8 +113,9 @@ class IntakeService:
         return self.submit(report)
 
     def submit(self, report: IntakeReport) -> IntakeReceipt:
-        """Run one parsed report through the pipeline; acknowledged once stored."""
-        answer = self._submit([report])[0]
+        """Run one parsed report through the pipeline; acknowledged once stored (in one
+        transaction with the other single reports that arrived while the last one committed)."""
+        answer = self.group_commit.submit(report)
         if isinstance(answer, InvalidInput):
             raise answer
         return answer
