@@ -6,6 +6,7 @@ import base64
 import copy
 import io
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridgov.core.errors import InvalidInput
 from gridgov.grids.model import Grid, GridLevel
 from gridgov.services.intake import IntakeReceipt
-from gridgov.services.intake_keys import InvalidApiKey
+from gridgov.services.intake_keys import IntakeKeys, InvalidApiKey
 from gridgov.sim.city import generate_city
 from gridgov.workflow.model import Action, CaseState
 from tests.case_world import INTAKE, LEADER
@@ -245,6 +246,25 @@ def test_api_keys_open_only_their_own_channel_until_revoked(world: IntakeWorld) 
     with pytest.raises(InvalidApiKey, match="revoked"):
         world.service.check_key("hotline_12345", key.token)
     assert [k.revoked_at is not None for k in world.service.keys.list()] == [True]
+
+
+def test_a_key_revoked_in_another_process_stops_working_once_the_remembered_check_expires(
+    world: IntakeWorld,
+) -> None:
+    here = IntakeKeys(world.sessions, world.clock, cache_s=0.3)
+    elsewhere = IntakeKeys(world.sessions, world.clock)
+    key = elsewhere.create("police_110")
+    here.check("police_110", key.token)  # found valid: remembered for 0.3 s
+    elsewhere.revoke(key.id)
+
+    here.check("police_110", key.token)  # still remembered
+    with pytest.raises(InvalidApiKey, match="revoked"):
+        here.check("hotline_12345", key.token)  # another channel is checked in the store
+    time.sleep(0.35)
+    with pytest.raises(InvalidApiKey, match="revoked"):
+        here.check("police_110", key.token)
+    with pytest.raises(InvalidApiKey, match="revoked"):
+        elsewhere.check("police_110", key.token)  # revoked here: at once
 
 
 def test_a_batch_stores_the_good_payloads_and_answers_the_bad_one_in_its_slot(
