@@ -522,15 +522,14 @@ def write_doc(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"in-process intake / HTTP intake at c=1 = {inproc['per_s'] / results['ramp'][0].per_s:.1f}×.",
         "- Where one report's time goes in-process (ms per report): "
         + ", ".join(f"{k} {v:.2f}" for k, v in inproc["stages"].items())
-        + ". Store and audit are about 14 round trips to PostgreSQL in one transaction (12 "
-        "statements, begin, commit). A `select 1` in a tight loop takes the time in the baseline "
-        "table, but inside the pipeline each round trip waits for the other process to be "
-        "scheduled on the same 2 cores (under cProfile most of store and audit is psycopg's send "
-        "and wait). Every transaction that appends events holds the audit chain's head row from "
-        "its first event to its commit, so single-report intake from all processes is serialised "
-        "there, and inside one process intake writes also take turns (the duplicate index follows "
-        "commit order): batches (`/batch`, section Intake) pass these points once per 500 "
-        "reports.",
+        + ". Deduplicate, store and audit are about 16 round trips to PostgreSQL in one "
+        "transaction (begin, the intake turn, the read of other processes' new reports, id "
+        "reservations, inserts, the audit chain's head, commit). A `select 1` in a tight loop "
+        "takes the time in the baseline table, but inside the pipeline each round trip waits for "
+        "the other processes to be scheduled on the same 2 cores. Intake transactions of every "
+        "process take turns, so single reports arriving together are stored a group at a time "
+        "(group commit, docs/intake.md): the 16-thread baseline shows how many shared a "
+        "transaction; batches (`/batch`, section Intake) share one per 500 reports.",
         "",
     ]
     section = "\n".join(lines) + "\n"
