@@ -147,21 +147,11 @@ def test_a_duplicate_of_a_case_rejected_meanwhile_keeps_its_own_case_and_says_wh
 def test_two_processes_racing_on_one_report_store_it_once(
     world: IntakeWorld, index_dir: Path, tmp_path: Path
 ) -> None:
-    other = another_process(world, index_dir, tmp_path)
-    other.warm_up()
-    world.service.warm_up()
-    receipts: list[IntakeReceipt] = []
-    start = threading.Barrier(4)
+    other = warm_other_process(world, index_dir, tmp_path)
+    deliveries = [(s, "citizen_app", app_report(7)) for s in [world.service, other] * 2]
 
-    def deliver(service: IntakeService) -> None:
-        start.wait()
-        receipts.append(service.receive("citizen_app", app_report(7)))
+    receipts = deliver_at_once(deliveries)
 
-    threads = [threading.Thread(target=deliver, args=(s,)) for s in [world.service, other] * 2]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
     assert len(receipts) == 4
     assert len({r.report_id for r in receipts}) == 1
     assert len({r.case_id for r in receipts}) == 1
@@ -173,9 +163,7 @@ def test_two_processes_racing_on_one_report_store_it_once(
 def test_a_duplicate_stored_by_another_running_process_is_merged_here(
     world: IntakeWorld, index_dir: Path, tmp_path: Path
 ) -> None:
-    other = another_process(world, index_dir, tmp_path)
-    other.warm_up()
-    world.service.warm_up()  # both indexes built before either report arrives
+    other = warm_other_process(world, index_dir, tmp_path)
 
     first = other.receive("citizen_app", app_report(1))
     second = world.service.receive("police_110", police_report(1))
@@ -191,29 +179,46 @@ def test_a_duplicate_stored_by_another_running_process_is_merged_here(
 def test_the_same_problem_delivered_to_two_processes_at_once_opens_one_case(
     world: IntakeWorld, index_dir: Path, tmp_path: Path
 ) -> None:
-    other = another_process(world, index_dir, tmp_path)
-    other.warm_up()
-    world.service.warm_up()
-    receipts: list[IntakeReceipt] = []
-    start = threading.Barrier(2)
-
-    def deliver(service: IntakeService, channel: str, payload: dict[str, Any]) -> None:
-        start.wait()
-        receipts.append(service.receive(channel, payload))
-
-    threads = [
-        threading.Thread(target=deliver, args=(world.service, "citizen_app", app_report(3))),
-        threading.Thread(target=deliver, args=(other, "police_110", police_report(3))),
+    other = warm_other_process(world, index_dir, tmp_path)
+    deliveries = [
+        (world.service, "citizen_app", app_report(3)),
+        (other, "police_110", police_report(3)),
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+
+    receipts = deliver_at_once(deliveries)
+
     assert len(receipts) == 2
     first, second = sorted(receipts, key=lambda r: r.report_id)
     assert first.duplicate_of is None
     assert second.duplicate_of == first.case_id
     assert world.cases.verify_audit().intact
+
+
+def warm_other_process(world: IntakeWorld, index_dir: Path, tmp_path: Path) -> IntakeService:
+    """Another process's intake, both it and this world's built before any report arrives."""
+    other = another_process(world, index_dir, tmp_path)
+    other.warm_up()
+    world.service.warm_up()
+    return other
+
+
+def deliver_at_once(
+    deliveries: list[tuple[IntakeService, str, dict[str, Any]]],
+) -> list[IntakeReceipt]:
+    """Each (service, channel, payload) received from its own thread, all released together."""
+    receipts: list[IntakeReceipt] = []
+    start = threading.Barrier(len(deliveries))
+
+    def deliver(service: IntakeService, channel: str, payload: dict[str, Any]) -> None:
+        start.wait()
+        receipts.append(service.receive(channel, payload))
+
+    threads = [threading.Thread(target=deliver, args=d) for d in deliveries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return receipts
 
 
 def test_warming_up_without_an_active_layer_says_there_is_none(
