@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import JSON, Dialect, Table, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -38,6 +38,7 @@ from gridgov.store.tables import (
     CaseRow,
     ReportRow,
 )
+from gridgov.store.types import UtcDateTime
 from gridgov.workflow.events import CaseEvent, ChainHead, PendingEvent, seal
 from gridgov.workflow.model import Action, Case, Role
 
@@ -397,13 +398,14 @@ class CaseRepository:
 
     def record_anchor(self, at: datetime) -> ChainHead:
         """Copy the current head to the anchors, so that a later cut of the tail shows."""
-        head = self.head()
-        self._session.execute(
-            insert(AuditAnchorRow).values(
-                global_seq=head.global_seq, hash=head.hash, recorded_at=at
-            )
-        )
-        return head
+        # One statement, not a read then an insert: every writing transaction ends with this.
+        head = select(AuditHeadRow.global_seq, AuditHeadRow.hash, literal(at, UtcDateTime()))
+        copied = self._session.execute(
+            insert(AuditAnchorRow)
+            .from_select(["global_seq", "hash", "recorded_at"], head.where(AuditHeadRow.id == 1))
+            .returning(AuditAnchorRow.global_seq, AuditAnchorRow.hash)
+        ).one()
+        return ChainHead(copied[0], copied[1])
 
     def head(self) -> ChainHead:
         global_seq, head_hash = self._session.execute(
