@@ -72,6 +72,8 @@ class Runtime:
             # The indexes are hundreds of thousands of long-lived objects; at Python's default a
             # batch's short-lived ones reach the oldest generation and set off full passes.
             gc.set_threshold(self.settings.gc_young_threshold, *gc.get_threshold()[1:])
+        # In the background: smart dispatch learns from the log while the server starts serving.
+        self.insights.dispatch.warm_up()
         self.intake.warm_up()
 
 

@@ -12,11 +12,13 @@ from gridgov.cli.ai import (
     BODY,
     ID,
     LABELLED,
+    TAXONOMY,
     TITLE,
     UNLABELLED,
     hotline_codes,
     read_labelled,
     read_rows,
+    read_taxonomy_docs,
 )
 from gridgov.cli.common import runtime_from
 from gridgov.services.learning import LearningService
@@ -39,6 +41,7 @@ def train_from_cases(taxonomy: str, data_dir: Path, *, commit: bool, repeats: in
     )
     shipped: list[training.LabelledText] = []
     unlabelled: list[tuple[str, str]] = []
+    weak: list[training.LabelledText] = []
     # The shipped model's training files are optional: a deployment learns from its own labels.
     if taxonomy == "hotline" and (data_dir / LABELLED).is_file():
         path = data_dir / LABELLED
@@ -59,7 +62,15 @@ def train_from_cases(taxonomy: str, data_dir: Path, *, commit: bool, repeats: in
             "training on operators' labels only",
             err=True,
         )
-    result = service.retrain(taxonomy, shipped=shipped, unlabelled=unlabelled, commit=commit)
+    # The fj1 leaves, as in `gridgov ai train`: words the labels never used still point somewhere.
+    if taxonomy == "hotline" and (data_dir / TAXONOMY).is_file():
+        weak = [
+            training.LabelledText(t, b, c)
+            for t, b, c in read_taxonomy_docs(data_dir / TAXONOMY, hotline_codes())
+        ]
+    result = service.retrain(
+        taxonomy, shipped=shipped, unlabelled=unlabelled, taxonomy_docs=weak, commit=commit
+    )
     report = result.as_dict() | {"shipped_examples": len(shipped), "committed": commit}
     if not commit:
         click.echo(

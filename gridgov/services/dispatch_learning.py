@@ -125,11 +125,19 @@ class DispatchLearningOptions:
     enabled: bool = True
     history: timedelta | None = timedelta(days=180)  # None: learn from the whole log
     refresh: timedelta = timedelta(hours=1)
+    # After a failed training (the database away), wait this long before trying again.
+    retry: timedelta = timedelta(minutes=1)
     config: RecommenderConfig = field(default_factory=RecommenderConfig)
 
 
 class DispatchLearning:
-    """The recommender, trained from the store and retrained at most every `refresh`."""
+    """The recommender, trained from the store in a background thread, never inside a request.
+
+    Until the first model is ready, `propose` answers nothing and the page shows the rules' (or the
+    manual queue's) proposal: a dispatcher waits for no one, and learned proposals appear once the
+    log has been counted. `warm_up` starts that first training when the server starts; a model
+    `refresh` old is replaced the same way while it keeps answering.
+    """
 
     def __init__(
         self,
@@ -150,6 +158,7 @@ class DispatchLearning:
         self.options = options or DispatchLearningOptions()
         self._model: DepartmentRecommender | None = None
         self._trained_at: datetime | None = None
+        self._failed_at: datetime | None = None
         self._retraining: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -167,47 +176,61 @@ class DispatchLearning:
             facts = repo.case_facts(sorted({e.case_id for e in events}))
         return outcomes_of(events, facts)
 
+    def warm_up(self) -> None:
+        """Start training the first model in the background (server start); returns at once."""
+        self.recommender()
+
     def recommender(self) -> DepartmentRecommender | None:
-        """The current model (None when smart dispatch is switched off). The first is trained
-        on first use; once it is `refresh` old a new one is trained in the background while the
-        old one keeps answering (a city's year of dispatches takes a minute to count)."""
+        """The last trained model: None while the first is still learning, or when smart dispatch
+        is switched off. A missing or `refresh`-old model is (re)trained in the background; this
+        call never waits for it (a city's year of dispatches takes a minute to count)."""
         if not self.options.enabled:
             return None
         now = self._clock.now()
         with self._lock:
-            if self._model is None:
-                self._model = self._train(now)
-                self._trained_at = now
-                return self._model
-            stale = self._trained_at is None or now - self._trained_at >= self.options.refresh
-            if stale and self._retraining is None:
-                self._retraining = threading.Thread(target=self._retrain_quietly, daemon=True)
+            if self._retraining is None and self._due(now):
+                self._retraining = threading.Thread(
+                    target=self._retrain_quietly, name="dispatch-learning", daemon=True
+                )
                 self._retraining.start()
             return self._model
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Wait for a background retraining to finish, so it does not outlive the store."""
+    def _due(self, now: datetime) -> bool:
+        if self._failed_at is not None and now - self._failed_at < self.options.retry:
+            return False
+        return self._trained_at is None or now - self._trained_at >= self.options.refresh
+
+    def wait(self, timeout: float | None = None) -> DepartmentRecommender | None:
+        """Wait for a training in progress (at most `timeout` seconds); the model after it."""
         with self._lock:
             running = self._retraining
         if running is not None:
             running.join(timeout)
+        with self._lock:
+            return self._model
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait for a background training to finish, so it does not outlive the store."""
+        self.wait(timeout)
 
     def _retrain_quietly(self) -> None:
         try:
             self.retrain()
         except Exception:
-            # The old model keeps answering; the next question after `refresh` tries again.
-            _log.exception("smart dispatch retraining failed; the previous model stays")
+            # The last model (or the rules alone) keeps answering; tried again after `retry`.
+            _log.exception("smart dispatch training failed; the previous model stays")
+            with self._lock:
+                self._failed_at = self._clock.now()
         finally:
             with self._lock:
                 self._retraining = None
 
     def retrain(self) -> DepartmentRecommender:
-        """Train now from the store, whatever the age of the current model."""
+        """Train now from the store, whatever the age of the current model (waits for it)."""
         now = self._clock.now()
         model = self._train(now)
         with self._lock:
-            self._model, self._trained_at = model, now
+            self._model, self._trained_at, self._failed_at = model, now, None
         return model
 
     def _train(self, now: datetime) -> DepartmentRecommender:

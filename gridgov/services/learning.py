@@ -73,6 +73,8 @@ class RetrainResult:
     evaluated_on: int = 0
     classes: tuple[str, ...] = ()
     recall: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # Weak examples (taxonomy leaves) the candidate was trained with, beside `trained_on`.
+    taxonomy_docs: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class RetrainResult:
             "evaluated_on": self.evaluated_on,
             "classes": list(self.classes),
             "recall": self.recall,
+            "taxonomy_docs": self.taxonomy_docs,
         }
 
 
@@ -195,12 +198,15 @@ class LearningService:
         *,
         shipped: Sequence[LabelledText] = (),
         unlabelled: Sequence[tuple[str, str]] = (),
+        taxonomy_docs: Sequence[LabelledText] = (),
         eval_set: Sequence[LabelledText] | None = None,
         commit: bool = True,
     ) -> RetrainResult:
         """Train a candidate on the labels (plus `shipped`), compare it with the current model on
         the evaluation set (the held-out labels unless `eval_set` is given), and promote it into
-        `models_dir` when it wins and `commit` is set."""
+        `models_dir` when it wins and `commit` is set. `taxonomy_docs` are weak examples (one per
+        taxonomy leaf, as the shipped model had); those of a class without enough labels are left
+        out, and none is ever in the evaluation set."""
         from gridgov.ai.training import train
 
         _check(taxonomy)
@@ -226,6 +232,7 @@ class LearningService:
         model = train(
             examples,
             unlabelled=unlabelled,
+            taxonomy_docs=taxonomy_docs,
             config=options.config,
             metadata={"taxonomy": taxonomy, "labels_from_cases": len(learned)},
         ).model
@@ -253,6 +260,7 @@ class LearningService:
             len(evaluation),
             classes,
             scores.recall,
+            int(model.metadata.get("taxonomy_docs", 0)),
         )
 
     def _decide(self, scores: _Scores, first: bool, n_eval: int) -> tuple[bool, str]:

@@ -130,6 +130,49 @@ def test_train_without_the_taxonomy_file_says_so_and_still_trains(tmp_path: Path
 def test_train_from_cases_retrains_the_hotline_model_from_stored_confirmations(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
+    runner, data_dir = thirty_confirmations(db_url, sessions, tmp_path)
+    args = ["train", "--from-cases", "--data-dir", str(data_dir), "--repeats", "1", "--commit"]
+    result = runner.invoke(ai, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["taxonomy"] == "hotline" and report["shipped_examples"] == 36
+    # 30 labels: every 5th (6) is held out, the other 24 join the 36 shipped examples.
+    assert report["evaluated_on"] == 6 and report["trained_on"] == 60
+    assert report["classes"] == ["H01", "H14", "H15"]
+    # Compared with the shipped model on too few held-out labels: refused, nothing written.
+    assert not report["promoted"] and "too few evaluation examples: 6" in report["reason"]
+    assert report["current_score"] is not None
+    assert not (tmp_path / "var" / "models").exists()
+
+
+def test_train_from_cases_gives_the_hotline_candidate_the_taxonomy_leaves_when_present(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    runner, data_dir = thirty_confirmations(db_url, sessions, tmp_path)
+    levels = ["一级分类", "二级分类", "三级分类"]
+    rows = [
+        ["教育文体", "学生服务", "校车安全"],
+        ["劳动和社会保障", "劳动关系", "欠薪"],
+        ["交通运输", "出租车管理", "网约车问题"],  # no label of 交通运输: left out
+    ]
+    write_csv(data_dir / TAXONOMY, levels, rows)
+    args = ["train", "--from-cases", "--data-dir", str(data_dir), "--repeats", "1"]
+    result = runner.invoke(ai, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # The two leaves of the classes with examples join the candidate, as in `gridgov ai train`.
+    assert report["shipped_examples"] == 36 and report["taxonomy_docs"] == 2
+    assert report["classes"] == ["H01", "H14", "H15"]
+    (data_dir / TAXONOMY).unlink()
+    again = json.loads(runner.invoke(ai, args, catch_exceptions=False).stdout)
+    assert again["taxonomy_docs"] == 0
+
+
+def thirty_confirmations(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> tuple[CliRunner, Path]:
+    """A store with 30 hotline cases filed as proposed, a data folder with the labelled CSV, and a
+    CLI runner on both."""
     world = build_world(sessions, tmp_path)
     service = learning(world, tmp_path)
     for example in corpus(per_class=10, seed=3):
@@ -146,15 +189,4 @@ def test_train_from_cases_retrains_the_hotline_model_from_stored_confirmations(
             "GRIDGOV_INTAKE_PLACES": "",
         }
     )
-    args = ["train", "--from-cases", "--data-dir", str(data_dir), "--repeats", "1", "--commit"]
-    result = runner.invoke(ai, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["taxonomy"] == "hotline" and report["shipped_examples"] == 36
-    # 30 labels: every 5th (6) is held out, the other 24 join the 36 shipped examples.
-    assert report["evaluated_on"] == 6 and report["trained_on"] == 60
-    assert report["classes"] == ["H01", "H14", "H15"]
-    # Compared with the shipped model on too few held-out labels: refused, nothing written.
-    assert not report["promoted"] and "too few evaluation examples: 6" in report["reason"]
-    assert report["current_score"] is not None
-    assert not (tmp_path / "var" / "models").exists()
+    return runner, data_dir

@@ -167,6 +167,30 @@ def test_a_better_candidate_is_promoted_and_a_worse_one_leaves_the_current_model
     assert better.path is not None and better.path.read_bytes() == before
 
 
+def test_taxonomy_leaves_join_the_candidate_as_weak_examples_of_the_classes_it_learns(
+    world: CaseWorld, tmp_path: Path
+) -> None:
+    service = learning(world, tmp_path)
+    label_many(world, service, "E0101", 25, seed=1)
+    label_many(world, service, "E0102", 25, seed=1)
+    # 彩钢瓦 and 渣土 occur in no label: only the leaves can teach them.
+    leaves = [
+        LabelledText("彩钢瓦顶棚", "违法建设 彩钢瓦顶棚", "E0101"),
+        LabelledText("渣土撒漏", "市容环境 渣土撒漏", "E0102"),
+        LabelledText("路灯不亮", "市政设施 路灯不亮", "C0105"),  # too few labels: left out
+    ]
+    without = service.retrain("urban", commit=False)
+    assert without.taxonomy_docs == 0 and without.as_dict()["taxonomy_docs"] == 0
+    result = service.retrain("urban", taxonomy_docs=leaves)
+    assert result.promoted and result.taxonomy_docs == 2
+    assert result.classes == ("E0101", "E0102")
+    model = current_model(service.models_dir, "urban")
+    assert model is not None and model.metadata["taxonomy_docs"] == 2
+    assert model.predict([("彩钢瓦", "彩钢瓦"), ("渣土", "渣土")]) == ["E0101", "E0102"]
+    # The evaluation set is labels only, never a leaf.
+    assert result.evaluated_on == 10
+
+
 def test_a_preview_reports_the_decision_without_writing_a_model(
     world: CaseWorld, tmp_path: Path
 ) -> None:
