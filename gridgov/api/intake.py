@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from gridgov.api.errors import ErrorBody, error_responses
 from gridgov.bootstrap import Runtime
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.intake.channels import adapter
@@ -20,11 +22,51 @@ from gridgov.services.intake_keys import API_KEY_HEADER, InvalidApiKey
 ApiKey = Annotated[str | None, Header(alias=API_KEY_HEADER, description="the channel's API key")]
 
 
+class Receipt(BaseModel):
+    """What a channel is told once its report is durably stored (`IntakeReceipt`)."""
+
+    report_id: int
+    case_id: int | None
+    created: bool
+    located_by: str
+    location_confidence: float | None
+    category_code: str | None
+    category_confidence: float | None
+    duplicate_of: int | None
+    warnings: list[str]
+
+
+class BatchAnswer(BaseModel):
+    """One receipt, or one `ErrorBody`, per payload, in the order sent."""
+
+    results: list[Receipt | ErrorBody]
+
+
+_REFUSALS = error_responses(
+    401,
+    404,
+    s401="缺少、未知、已吊销或属于其他渠道的接入密钥 / a missing, unknown, revoked or other "
+    "channel's X-Api-Key",
+    s404="无此渠道 / no such channel",
+)
+
+
 def intake_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/api/v1/intake", tags=["intake 受理"])
     service = runtime.intake
 
-    @router.post("/{channel}", status_code=201)
+    @router.post(
+        "/{channel}",
+        status_code=201,
+        responses={
+            201: {"model": Receipt, "description": "已受理 / stored"},
+            200: {
+                "model": Receipt,
+                "description": "重复推送：返回已存的上报 / a retry: the stored report",
+            },
+            **_REFUSALS,
+        },
+    )
     def receive(
         channel: str, payload: Annotated[Any, Body()], api_key: ApiKey = None
     ) -> JSONResponse:
@@ -36,7 +78,13 @@ def intake_router(runtime: Runtime) -> APIRouter:
         receipt = service.receive(channel, payload)
         return JSONResponse(status_code=201 if receipt.created else 200, content=receipt.as_dict())
 
-    @router.post("/{channel}/batch")
+    @router.post(
+        "/{channel}/batch",
+        responses={
+            200: {"model": BatchAnswer, "description": "每条一个结果 / one answer per payload"},
+            **_REFUSALS,
+        },
+    )
     def receive_batch(
         channel: str, payloads: Annotated[Any, Body()], api_key: ApiKey = None
     ) -> JSONResponse:

@@ -114,3 +114,20 @@ def test_a_batch_answers_each_slot_and_stores_the_good_ones(api: Api) -> None:
     assert results[1]["error"]["field"] == "[1].payload.summary"
     assert results[0]["created"] and results[2]["created"]
     assert api.reports() == 2
+
+
+def test_the_openapi_document_declares_what_the_intake_routes_answer(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    one = paths["/api/v1/intake/{channel}"]["post"]["responses"]
+    batch = paths["/api/v1/intake/{channel}/batch"]["post"]["responses"]
+    for responses in (one, batch):
+        assert {"401", "404", "413", "422"} <= set(responses)
+        assert responses["401"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorBody"
+        }
+    assert one["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Receipt"
+    }
+    assert batch["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BatchAnswer"
+    }
