@@ -74,10 +74,18 @@ def pairwise(
     operation: Callable[[Geometries, Geometries], NDArray[Any]], a: Geometries, b: Geometries
 ) -> NDArray[Any]:
     """`operation(a, b)` split over threads: shapely releases the GIL, and overlays of a whole
-    layer's neighbour pairs are most of the validation time."""
+    layer's neighbour pairs are most of the validation time.
+
+    The pairs share geometries between threads, so none may be prepared: predicates use a
+    geometry's prepared form when it has one (an STRtree query with a predicate leaves them
+    prepared), and GEOS builds a prepared geometry's indexes lazily, on first use, unguarded —
+    two threads reaching the same one crashed the process (a segfault in `relate_pattern`).
+    """
     workers = min(os.cpu_count() or 1, 8)
     if workers == 1 or len(a) < _PARALLEL_MIN_PAIRS:
         return operation(a, b)
+    shapely.destroy_prepared(a)
+    shapely.destroy_prepared(b)
     bounds = np.linspace(0, len(a), workers * 4 + 1).astype(int)
     with ThreadPoolExecutor(workers) as pool:
         parts = pool.map(

@@ -1,13 +1,21 @@
-"""Metres from lon/lat: the local frame must agree with a true projection to well under 1%."""
+"""Metres from lon/lat: the local frame must agree with a true projection to well under 1%; pairs
+split over threads give what one thread gives, sharing no prepared geometry."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pyproj
 import pytest
 import shapely
 
-from gridgov.grids.measure import area_m2, max_distance_outside_m, representative_points
+from gridgov.grids.measure import (
+    area_m2,
+    max_distance_outside_m,
+    pairwise,
+    representative_points,
+)
 
 # A UTM zone through Zhengzhou (zone 49N) as the reference frame.
 _TO_UTM = pyproj.Transformer.from_crs(4326, 32649, always_xy=True).transform
@@ -39,3 +47,25 @@ def test_representative_points_lie_inside_even_a_u_shaped_grid() -> None:
     xs, ys = representative_points(np.array([u_shape]))
     assert u_shape.contains(shapely.Point(xs[0], ys[0]))
     assert not u_shape.contains(u_shape.centroid)
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2, reason="one core: pairs are never split over threads"
+)
+def test_pairs_split_over_threads_share_no_prepared_geometry_and_match_one_thread() -> None:
+    # A tiling whose neighbour pairs, as an STRtree query returns them, share each geometry
+    # between chunks; the query leaves the geometries prepared, as in grid validation.
+    cells = np.array(
+        [shapely.box(x, y, x + 1.02, y + 1.02) for x in range(60) for y in range(60)], dtype=object
+    )
+    pairs = shapely.STRtree(cells).query(cells, predicate="intersects")
+    pairs = pairs[:, pairs[0] < pairs[1]]
+    a, b = cells[pairs[0]], cells[pairs[1]]
+    expected = shapely.relate_pattern(a, b, "2********")
+    shapely.prepare(cells)
+    assert len(a) >= 2000
+
+    meet = pairwise(lambda x, y: shapely.relate_pattern(x, y, "2********"), a, b)
+
+    assert not shapely.is_prepared(cells).any()
+    assert (meet == expected).all() and meet.sum() > 0
