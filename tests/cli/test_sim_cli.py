@@ -71,6 +71,22 @@ def test_sim_staff_previews_then_creates_every_desk_then_leaves_them_alone(run: 
     assert again.output.count("exists") == 8
 
 
+def test_sim_staff_refuses_to_create_demo_accounts_in_production(tmp_path: Path) -> None:
+    env = {
+        "GRIDGOV_DATABASE_URL": f"sqlite:///{tmp_path / 'gridgov.db'}",
+        "GRIDGOV_DATA_DIR": str(tmp_path / "var"),
+    }
+    assert CliRunner(env=env).invoke(cli, ["db", "upgrade"]).exit_code == 0
+    prod = CliRunner(env={**env, "GRIDGOV_ENV": "prod", "GRIDGOV_SECRET_KEY": "s" * 48})
+
+    refused = prod.invoke(cli, ["sim", "staff", "--commit"])
+
+    assert refused.exit_code != 0
+    assert "refusing to create demo accounts in prod" in refused.output
+    listing = CliRunner(env=env).invoke(cli, ["accounts", "list"], catch_exceptions=False)
+    assert "还没有账号" in listing.output  # nothing was created
+
+
 def test_sim_events_unless_cases_simulates_once_and_then_does_nothing(run: Invoke) -> None:
     first = run("sim", "events", "--days", "1", "--per-day", "5", "--commit", "--unless-cases")
     assert first.exit_code == 0
