@@ -71,12 +71,14 @@ class GroupCommit(Generic[Item, Result]):
         return waiter.result  # type: ignore[return-value]
 
     def _lead(self, leader: _Waiter[Item, Result]) -> None:
-        """Store groups until the leader's own item is stored, then pass the lead on."""
-        while not leader.done:
-            with self._lock:
-                group = self._queue[: self._max]
-                del self._queue[: self._max]
-            self._run(group)
+        """Store the next group, then pass the lead on to whoever queued meanwhile."""
+        with self._lock:
+            # The leader's own item heads the queue: it was queued when nobody led, or it is the
+            # one the previous leader passed the lead to.
+            group = self._queue[: self._max]
+            del self._queue[: self._max]
+        self._run(group)
+        assert leader.done
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
@@ -86,21 +88,19 @@ class GroupCommit(Generic[Item, Result]):
                 self._leading = False
 
     def _run(self, group: list[_Waiter[Item, Result]]) -> None:
+        try:
+            results: Sequence[Result | None] = self._store([w.item for w in group])
+            error: BaseException | None = None
+        except BaseException as exc:
+            if len(group) > 1:
+                for waiter in group:
+                    self._run([waiter])
+                return
+            results, error = [None], exc
         self.groups += 1
         self.items += len(group)
-        try:
-            results = self._store([w.item for w in group])
-        except BaseException as exc:
-            if len(group) == 1:
-                self._finish(group[0], None, exc)
-                return
-            for waiter in group:
-                self._run([waiter])
-            self.groups -= 1
-            self.items -= len(group)
-            return
         for waiter, result in zip(group, results, strict=True):
-            self._finish(waiter, result, None)
+            self._finish(waiter, result, error)
 
     @staticmethod
     def _finish(

@@ -31,6 +31,7 @@ INTAKE_LOCK_KEY = 0x67726964_696E7461
 
 LOCATED = "located"
 AWAITING_MANUAL = "awaiting_manual"
+LOCATION_STATUSES = (LOCATED, AWAITING_MANUAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,7 @@ class IntakeRepository:
                     )
                 )
                 for row in rows:
-                    found[(row.channel, row.external_id)] = _record(row)
+                    found[(row.channel, row.external_id)] = intake_record(row)
         return found
 
     def reserve_report_ids(self, count: int) -> list[int]:
@@ -132,7 +133,7 @@ class IntakeRepository:
         row = self._session.get(ReportRow, report_id)
         if row is None:
             raise NotFound("report 上报", report_id)
-        return _record(row)
+        return intake_record(row)
 
     def lock_report(self, report_id: int) -> IntakeRecord:
         """The report, locked until commit (PostgreSQL), for locating it by hand."""
@@ -142,7 +143,7 @@ class IntakeRepository:
         row = self._session.scalars(query).one_or_none()
         if row is None:
             raise NotFound("report 上报", report_id)
-        return _record(row)
+        return intake_record(row)
 
     def awaiting_location(self, limit: int) -> list[IntakeRecord]:
         """Reports waiting for manual location, oldest first."""
@@ -152,7 +153,7 @@ class IntakeRepository:
             .order_by(ReportRow.id)
             .limit(limit)
         )
-        return [_record(r) for r in rows]
+        return [intake_record(r) for r in rows]
 
     def set_located(
         self, report_id: int, lon: float, lat: float, case_id: int, intake: Mapping[str, Any]
@@ -224,7 +225,8 @@ class IntakeRepository:
         return _key(row)
 
 
-def _record(row: ReportRow) -> IntakeRecord:
+def intake_record(row: ReportRow) -> IntakeRecord:
+    """The record of a stored report row (also what report lists read)."""
     return IntakeRecord(
         id=row.id,
         channel=row.channel,

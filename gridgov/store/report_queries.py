@@ -4,41 +4,14 @@ the total. A report that waits for manual location has no case, so no grid condi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from gridgov.store.case_queries import path_columns
+from gridgov.store.intake import AWAITING_MANUAL, IntakeRecord, intake_record
 from gridgov.store.tables import CaseRow, ReportRow
-
-AWAITING_MANUAL = "awaiting_manual"
-LOCATED = "located"
-LOCATION_STATUSES = (LOCATED, AWAITING_MANUAL)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
-    """A stored report as lists show it (the front door masks what a role may not see)."""
-
-    id: int
-    channel: str
-    external_id: str
-    received_at: datetime
-    reported_at: datetime
-    text: str
-    text_masked: str | None
-    address: str | None
-    lon: float | None
-    lat: float | None
-    reporter_name: str | None
-    reporter_phone: str | None
-    category_code: str | None
-    case_id: int | None
-    location_status: str | None
-    intake: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +33,7 @@ class ReportQueries:
 
     def search(
         self, query: ReportQuery, *, limit: int, offset: int
-    ) -> tuple[list[ReportRecord], int]:
+    ) -> tuple[list[IntakeRecord], int]:
         """One page of matching reports, newest first, and how many match in all."""
         conditions = _conditions(query)
         base = select(ReportRow).outerjoin(CaseRow, CaseRow.id == ReportRow.case_id)
@@ -70,11 +43,11 @@ class ReportQueries:
         rows = self._session.scalars(
             base.where(*conditions).order_by(ReportRow.id.desc()).limit(limit).offset(offset)
         )
-        return [_record(r) for r in rows], total or 0
+        return [intake_record(r) for r in rows], total or 0
 
-    def report(self, report_id: int) -> ReportRecord | None:
+    def report(self, report_id: int) -> IntakeRecord | None:
         row = self._session.get(ReportRow, report_id)
-        return None if row is None else _record(row)
+        return None if row is None else intake_record(row)
 
 
 def _conditions(query: ReportQuery) -> list[ColumnElement[bool]]:
@@ -95,24 +68,3 @@ def _conditions(query: ReportQuery) -> list[ColumnElement[bool]]:
     if query.case_id is not None:
         found.append(ReportRow.case_id == query.case_id)
     return found
-
-
-def _record(row: ReportRow) -> ReportRecord:
-    return ReportRecord(
-        id=row.id,
-        channel=row.channel,
-        external_id=row.external_id,
-        received_at=row.received_at,
-        reported_at=row.reported_at,
-        text=row.text,
-        text_masked=row.text_masked,
-        address=row.address,
-        lon=row.lon,
-        lat=row.lat,
-        reporter_name=row.reporter_name,
-        reporter_phone=row.reporter_phone,
-        category_code=row.category_code,
-        case_id=row.case_id,
-        location_status=row.location_status,
-        intake=dict(row.intake or {}),
-    )
