@@ -8,7 +8,7 @@ from typing import Any, Literal, cast
 
 from gridgov.intake.model import IntakeReport, ReporterKind
 from gridgov.intake.privacy import mask, mask_name, mask_phone
-from gridgov.store.intake import IntakeRecord
+from gridgov.store.cases import StoredReport
 
 LocatedBy = Literal["coordinates", "address", "manual"]
 
@@ -41,7 +41,7 @@ class IntakeReceipt:
         }
 
 
-def stored_receipt(record: IntakeRecord, *, created: bool) -> IntakeReceipt:
+def stored_receipt(record: StoredReport, *, created: bool) -> IntakeReceipt:
     """The receipt of a stored report, from what the pipeline kept on it."""
     decided = record.intake
     return IntakeReceipt(
@@ -57,7 +57,7 @@ def stored_receipt(record: IntakeRecord, *, created: bool) -> IntakeReceipt:
     )
 
 
-def parsed_again(record: IntakeRecord) -> IntakeReport:
+def parsed_again(record: StoredReport) -> IntakeReport:
     """The parsed report again, from what was stored (for manual location)."""
     decided = record.intake
     return IntakeReport(
@@ -77,7 +77,7 @@ def parsed_again(record: IntakeRecord) -> IntakeReport:
     )
 
 
-def visible_report(record: IntakeRecord, may_see_personal_data: bool) -> dict[str, Any]:
+def visible_report(record: StoredReport, may_see_personal_data: bool) -> dict[str, Any]:
     """A stored report as a role may see it: without the right, masked text and reporter."""
     decided = dict(record.intake)
     out: dict[str, Any] = {

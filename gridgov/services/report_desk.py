@@ -22,7 +22,8 @@ from gridgov.services.case_scope import department_of
 from gridgov.services.cases import CaseService, OutOfScope
 from gridgov.services.grid_browse import GridBrowse
 from gridgov.services.intake import AlreadyLocated, IntakeReceipt, IntakeService
-from gridgov.store.intake import AWAITING_MANUAL, LOCATION_STATUSES, IntakeRecord
+from gridgov.store.cases import StoredReport
+from gridgov.store.intake import AWAITING_MANUAL, LOCATION_STATUSES
 from gridgov.store.report_queries import ReportQueries, ReportQuery
 from gridgov.workflow.model import Actor, Case
 
@@ -96,7 +97,7 @@ class ReportDesk:
             records, total = ReportQueries(session).search(query, limit=limit, offset=offset)
         return ReportPage([masked(r) for r in records], total, limit, offset)
 
-    def report(self, actor: Actor, report_id: int) -> tuple[IntakeRecord, Case | None]:
+    def report(self, actor: Actor, report_id: int) -> tuple[StoredReport, Case | None]:
         """One report the actor may see, with its case (None while it waits to be located)."""
         with self._sessions() as session:
             record = ReportQueries(session).report(report_id)
@@ -130,7 +131,7 @@ def _city_wide(actor: Actor) -> bool:
     return actor.scope_code is None and department_of(actor) is None
 
 
-def masked(record: IntakeRecord) -> dict[str, Any]:
+def masked(record: StoredReport) -> dict[str, Any]:
     """A report for a list: no unmasked number, name or address, whoever asks."""
     decided = record.intake
     return {

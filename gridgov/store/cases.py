@@ -88,12 +88,16 @@ class ConcurrentChange(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class StoredReport:
+    """A stored report with what intake decided about it (the case loop, intake and report lists
+    all read this one record)."""
+
     id: int
     channel: str
     external_id: str
     received_at: datetime
     reported_at: datetime
     text: str
+    text_masked: str | None
     address: str | None
     lon: float | None
     lat: float | None
@@ -103,6 +107,8 @@ class StoredReport:
     category_code: str | None
     payload: Mapping[str, Any]
     case_id: int | None
+    location_status: str | None
+    intake: Mapping[str, Any]
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -222,19 +228,19 @@ class CaseRepository:
                 ReportRow.channel == channel, ReportRow.external_id == external_id
             )
         ).one_or_none()
-        return None if row is None else _report(row)
+        return None if row is None else stored_report(row)
 
     def report(self, report_id: int) -> StoredReport:
         row = self._session.get(ReportRow, report_id)
         if row is None:
             raise NotFound("report 上报", report_id)
-        return _report(row)
+        return stored_report(row)
 
     def reports_of(self, case_id: int) -> list[StoredReport]:
         rows = self._session.scalars(
             select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
         )
-        return [_report(r) for r in rows]
+        return [stored_report(r) for r in rows]
 
     def add_report(self, **values: Any) -> int:
         """Store a report; `ReportExists` if its (channel, external_id) arrived meanwhile."""
@@ -535,7 +541,7 @@ _PROJECTED_COLUMNS = (
 )
 
 
-def _report(row: ReportRow) -> StoredReport:
+def stored_report(row: ReportRow) -> StoredReport:
     return StoredReport(
         id=row.id,
         channel=row.channel,
@@ -543,6 +549,7 @@ def _report(row: ReportRow) -> StoredReport:
         received_at=row.received_at,
         reported_at=row.reported_at,
         text=row.text,
+        text_masked=row.text_masked,
         address=row.address,
         lon=row.lon,
         lat=row.lat,
@@ -552,6 +559,8 @@ def _report(row: ReportRow) -> StoredReport:
         category_code=row.category_code,
         payload=dict(row.payload),
         case_id=row.case_id,
+        location_status=row.location_status,
+        intake=dict(row.intake or {}),
     )
 
 

@@ -20,9 +20,11 @@ from gridgov.core.errors import NotFound
 from gridgov.store.cases import (
     CaseRepository,
     ReportExists,
+    StoredReport,
     core_table,
     insert_many,
     reserve_ids,
+    stored_report,
 )
 from gridgov.store.tables import CaseRow, IntakeKeyRow, ReportRow
 
@@ -32,30 +34,6 @@ INTAKE_LOCK_KEY = 0x67726964_696E7461
 LOCATED = "located"
 AWAITING_MANUAL = "awaiting_manual"
 LOCATION_STATUSES = (LOCATED, AWAITING_MANUAL)
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeRecord:
-    """A stored report with what intake decided about it."""
-
-    id: int
-    channel: str
-    external_id: str
-    received_at: datetime
-    reported_at: datetime
-    text: str
-    text_masked: str | None
-    address: str | None
-    lon: float | None
-    lat: float | None
-    crs: str
-    reporter_name: str | None
-    reporter_phone: str | None
-    category_code: str | None
-    payload: Mapping[str, Any]
-    case_id: int | None
-    location_status: str | None
-    intake: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +72,9 @@ class IntakeRepository:
     def highest_report_id(self) -> int:
         return int(self._session.scalar(select(func.max(ReportRow.id))) or 0)
 
-    def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], IntakeRecord]:
+    def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredReport]:
         """The stored reports among (channel, external_id) keys."""
-        found: dict[tuple[str, str], IntakeRecord] = {}
+        found: dict[tuple[str, str], StoredReport] = {}
         by_channel: dict[str, list[str]] = {}
         for channel, external_id in sorted(set(keys)):
             by_channel.setdefault(channel, []).append(external_id)
@@ -111,7 +89,7 @@ class IntakeRepository:
                     )
                 )
                 for row in rows:
-                    found[(row.channel, row.external_id)] = intake_record(row)
+                    found[(row.channel, row.external_id)] = stored_report(row)
         return found
 
     def reserve_report_ids(self, count: int) -> list[int]:
@@ -129,13 +107,13 @@ class IntakeRepository:
         except IntegrityError:
             raise ReportExists("a report of this batch was stored by another request") from None
 
-    def report(self, report_id: int) -> IntakeRecord:
+    def report(self, report_id: int) -> StoredReport:
         row = self._session.get(ReportRow, report_id)
         if row is None:
             raise NotFound("report 上报", report_id)
-        return intake_record(row)
+        return stored_report(row)
 
-    def lock_report(self, report_id: int) -> IntakeRecord:
+    def lock_report(self, report_id: int) -> StoredReport:
         """The report, locked until commit (PostgreSQL), for locating it by hand."""
         query = select(ReportRow).where(ReportRow.id == report_id)
         if self._session.get_bind().dialect.name == "postgresql":
@@ -143,9 +121,9 @@ class IntakeRepository:
         row = self._session.scalars(query).one_or_none()
         if row is None:
             raise NotFound("report 上报", report_id)
-        return intake_record(row)
+        return stored_report(row)
 
-    def awaiting_location(self, limit: int) -> list[IntakeRecord]:
+    def awaiting_location(self, limit: int) -> list[StoredReport]:
         """Reports waiting for manual location, oldest first."""
         rows = self._session.scalars(
             select(ReportRow)
@@ -153,7 +131,7 @@ class IntakeRepository:
             .order_by(ReportRow.id)
             .limit(limit)
         )
-        return [intake_record(r) for r in rows]
+        return [stored_report(r) for r in rows]
 
     def set_located(
         self, report_id: int, lon: float, lat: float, case_id: int, intake: Mapping[str, Any]
@@ -223,30 +201,6 @@ class IntakeRepository:
             row.revoked_at = at
             self._session.flush()
         return _key(row)
-
-
-def intake_record(row: ReportRow) -> IntakeRecord:
-    """The record of a stored report row (also what report lists read)."""
-    return IntakeRecord(
-        id=row.id,
-        channel=row.channel,
-        external_id=row.external_id,
-        received_at=row.received_at,
-        reported_at=row.reported_at,
-        text=row.text,
-        text_masked=row.text_masked,
-        address=row.address,
-        lon=row.lon,
-        lat=row.lat,
-        crs=row.crs,
-        reporter_name=row.reporter_name,
-        reporter_phone=row.reporter_phone,
-        category_code=row.category_code,
-        payload=dict(row.payload),
-        case_id=row.case_id,
-        location_status=row.location_status,
-        intake=dict(row.intake or {}),
-    )
 
 
 def _key(row: IntakeKeyRow) -> IntakeKey:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from gridgov.store.case_queries import path_columns
-from gridgov.store.intake import AWAITING_MANUAL, IntakeRecord, intake_record
+from gridgov.store.cases import StoredReport, stored_report
+from gridgov.store.intake import AWAITING_MANUAL
 from gridgov.store.tables import CaseRow, ReportRow
 
 
@@ -33,7 +34,7 @@ class ReportQueries:
 
     def search(
         self, query: ReportQuery, *, limit: int, offset: int
-    ) -> tuple[list[IntakeRecord], int]:
+    ) -> tuple[list[StoredReport], int]:
         """One page of matching reports, newest first, and how many match in all."""
         conditions = _conditions(query)
         base = select(ReportRow).outerjoin(CaseRow, CaseRow.id == ReportRow.case_id)
@@ -43,11 +44,11 @@ class ReportQueries:
         rows = self._session.scalars(
             base.where(*conditions).order_by(ReportRow.id.desc()).limit(limit).offset(offset)
         )
-        return [intake_record(r) for r in rows], total or 0
+        return [stored_report(r) for r in rows], total or 0
 
-    def report(self, report_id: int) -> IntakeRecord | None:
+    def report(self, report_id: int) -> StoredReport | None:
         row = self._session.get(ReportRow, report_id)
-        return None if row is None else intake_record(row)
+        return None if row is None else stored_report(row)
 
 
 def _conditions(query: ReportQuery) -> list[ColumnElement[bool]]:
