@@ -78,6 +78,7 @@ NOW = dt.datetime(2026, 12, 31, 15, 0, tzinfo=ZONE)
 MONTH = "2026-12"
 FIGURE_MS, MONTH_MS = 300, 2000  # issue 8's targets
 MONTH_FIGURES = ("children (month)", "departments (month)")
+ROLLUP_TABLES = ("case_rollups", "street_rollups", "department_rollups", "closing_rollups")
 ACTOR = Actor("bench", Role.CENTRE_LEADER, "bench")
 CITY = "410100000000"
 DISTRICTS, STREETS, COMMUNITIES = 15, 215, 3500
@@ -436,7 +437,7 @@ def sizes(runtime: Runtime) -> dict[str, int]:
     """Bytes on disk, indexes included, per table (a partitioned table with its partitions)."""
     found = {}
     with runtime.engine.connect() as conn:
-        for table in (*TABLES, "case_rollups", "closing_rollups"):
+        for table in (*TABLES, *ROLLUP_TABLES):
             found[table] = int(
                 conn.scalar(
                     text(
@@ -591,7 +592,7 @@ def run(args: argparse.Namespace, tmp: Path, cluster: TempCluster) -> None:
     RollupService(year.sessions, year.clock, time_zone=ZONE).rebuild()
     with year.engine.connect() as conn:
         auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("case_rollups", "closing_rollups"):
+        for table in ROLLUP_TABLES:
             auto.exec_driver_sql(f"VACUUM ANALYZE {table}")
     rollup_s = time.perf_counter() - started
     print(f"rollups built in {rollup_s:.0f} s")

@@ -19,7 +19,7 @@ own trend, a period not made of whole days — is the direct query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -81,7 +81,10 @@ class RolledAnalyticsRepository(AnalyticsRepository):
         column = (
             None if key is None else cases.c[key if key != "department" else "assignee_department"]
         )
-        live = self._live(where, start, end, now, column, handling=handling)
+        # Shut cases never handled with their deadline ahead are a part of `unhandled_shut`:
+        # only the keys that have any need looking for them.
+        shut = [k for k, counts in sums.items() if counts["unhandled_shut"]] if handling else []
+        live = self._live(where, start, end, now, column, handling=handling, shut=shut)
         found = {
             k: _figures(counts, live.get(k, (0, 0, 0)), public=public, handling=handling)
             for k, counts in sums.items()
@@ -99,9 +102,11 @@ class RolledAnalyticsRepository(AnalyticsRepository):
         key: ColumnElement[Any] | None,
         *,
         handling: bool,
+        shut: Sequence[str | None],
     ) -> dict[str | None, tuple[int, int, int]]:
         """Per key: open filed cases past their deadline; with `handling`, open dispatched cases
-        never handled and past it, and shut ones never handled whose deadline is still ahead."""
+        never handled and past it, and, for the keys in `shut`, shut ones never handled whose
+        deadline is still ahead."""
         created = (cases.c.created_at >= start, cases.c.created_at < end)
         dispatched = cases.c.dispatched_at.is_not(None)
         unhandled = ~exists().where(events.c.case_id == cases.c.id, events.c.action == "handle")
@@ -111,10 +116,11 @@ class RolledAnalyticsRepository(AnalyticsRepository):
         ]
         if handling:
             queries.append((1, [*self._open(where), *created, dispatched, unhandled, past]))
+        if shut:
             # Read by (state, handle_due): few shut cases have a deadline still ahead.
-            shut = cases.c.state.in_(SHUT_STATES)
-            ahead = cases.c.handle_due >= now
-            queries.append((2, [*_matching(where), *created, shut, ahead, dispatched, unhandled]))
+            ahead = (cases.c.state.in_(SHUT_STATES), cases.c.handle_due >= now)
+            keys = [] if key is None else [key.in_(shut)]
+            queries.append((2, [*_matching(where), *created, *ahead, dispatched, unhandled, *keys]))
         found: dict[str | None, list[int]] = {}
         for slot, conditions in queries:
             columns = [] if key is None else [key.label("key")]

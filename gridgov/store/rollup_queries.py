@@ -32,8 +32,10 @@ from gridgov.store.rollups import (
     closing_rollups,
     closing_select,
     cohort_select,
+    department_rollups,
     local_day_of,
     local_midnight,
+    street_rollups,
     unit_condition,
 )
 
@@ -46,6 +48,8 @@ ROLLED_LEVELS = {
 # Past this many events behind the log, the worker is not running or far behind: recomputing
 # that many units per question would cost more than reading the projection.
 MAX_EVENTS_BEHIND = 20_000
+# Rows to sum: a table or subquery, the conditions on it, and +1 to add them or -1 to take off.
+Part = tuple[Table | Any, Sequence[ColumnElement[bool]], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,20 +117,14 @@ class RollupReader:
         names = [*COHORT_COUNTS, *STATE_COLUMNS.values()]
         window = self._window
         dirty = window.dirty_in(scope, window_only=True)
-        stored = (
-            case_rollups.c.day >= window.first,
-            case_rollups.c.day <= window.last,
-            *_filter(case_rollups, scope, department),
-            *_clean(case_rollups, dirty),
-        )
-        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(case_rollups, stored)]
+        parts = self._cohort_rows(scope, department, key, dirty)
         if dirty:
             within = [unit_condition(dirty, window.offset)]
             if department is not None:
                 within.append(cases.c.assignee_department == department)
-            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), ()))
+            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), (), 1))
         found: dict[str | None, dict[str, int]] = {}
-        for source, conditions in parts:
+        for source, conditions, sign in parts:
             group = [] if key is None else [source.c[key].label("key")]
             query: Select[Any] = select(
                 *group, *(func.sum(source.c[n]).label(n) for n in names)
@@ -134,14 +132,42 @@ class RollupReader:
             if key is not None:
                 query = query.where(source.c[key] != "").group_by(source.c[key])
             for row in self._session.execute(query).mappings():
-                if key is None and row[names[0]] is None:
-                    continue  # a sum over no rows
                 slot = found.setdefault(
                     row["key"] if key is not None else None, dict.fromkeys(names, 0)
                 )
                 for name in names:
-                    slot[name] += int(row[name] or 0)
-        return found
+                    slot[name] += sign * int(row[name] or 0)
+        # Every case is in one state: a key without cases (a sum over no rows, or a department
+        # whose dirty cases have all moved to another) is no key at all, as in the direct query.
+        return {k: v for k, v in found.items() if any(v[c] for c in STATE_COLUMNS.values())}
+
+    def _cohort_rows(
+        self, scope: Scope, department: str | None, key: str | None, dirty: Sequence[Unit]
+    ) -> list[Part]:
+        """The stored rows to add up (sign 1) and take off (sign −1), dirty units aside.
+
+        The narrowest table that names the scope, the department and the key: per street
+        without departments, per district with them, per street and department otherwise.
+        """
+        window = self._window
+
+        def rows(table: Table) -> list[ColumnElement[bool]]:
+            days = (table.c.day >= window.first, table.c.day <= window.last)
+            return [*days, *_filter(table, scope, department)]
+
+        if department is None and key != "department":
+            return [(street_rollups, [*rows(street_rollups), *_clean(street_rollups, dirty)], 1)]
+        if scope.level is GridLevel.STREET or key == "street_code":
+            return [(case_rollups, [*rows(case_rollups), *_clean(case_rollups, dirty)], 1)]
+        # department_rollups cannot leave a dirty unit out: its stale rows, still in
+        # case_rollups, are taken off instead.
+        parts: list[Part] = [(department_rollups, rows(department_rollups), 1)]
+        if dirty:
+            stale = tuple_(case_rollups.c.day, *(case_rollups.c[c] for c in PATH))
+            parts.append(
+                (case_rollups, [*rows(case_rollups), stale.in_([u.key() for u in dirty])], -1)
+            )
+        return parts
 
     def closings(self, scope: Scope) -> ClosingDays:
         """Closings per local day from the window's first day on, and late spells' ends."""
@@ -177,12 +203,12 @@ class RollupReader:
         window = self._window
         dirty = window.dirty_in(scope, window_only=True)
         stored = (
-            case_rollups.c.day >= window.first,
-            case_rollups.c.day <= window.last,
-            *_filter(case_rollups, scope, None),
-            *_clean(case_rollups, dirty),
+            street_rollups.c.day >= window.first,
+            street_rollups.c.day <= window.last,
+            *_filter(street_rollups, scope, None),
+            *_clean(street_rollups, dirty),
         )
-        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(case_rollups, stored)]
+        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(street_rollups, stored)]
         if dirty:
             within = [unit_condition(dirty, window.offset)]
             parts.append((cohort_select(self._dialect, window.offset, within).subquery(), ()))

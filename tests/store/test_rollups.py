@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.analytics import periods
@@ -23,17 +23,20 @@ from gridgov.store.migrate import upgrade
 from gridgov.store.rollup_analytics import RolledAnalyticsRepository
 from gridgov.store.rollup_queries import RollupWindow
 from gridgov.store.rollups import (
+    UNIT_TABLES,
     RollupRepository,
     case_rollups,
-    closing_rollups,
     constant_offset,
+    department_rollups,
     local_day_of,
+    street_rollups,
 )
 from gridgov.store.tables import OPEN_CASE_STATES, CaseRow
-from gridgov.workflow.model import SuperviseCase
+from gridgov.workflow.model import MergeCase, ReassignCase, SuperviseCase
 from tests.case_world import (
     CITY,
     ERQI,
+    INTAKE,
     LEADER,
     SHANGHAI,
     STREET_1,
@@ -79,7 +82,7 @@ def generated(
 def _rows(session: Session) -> dict[str, list[tuple[Any, ...]]]:
     return {
         table.name: sorted(tuple(row) for row in session.execute(select(table)))
-        for table in (case_rollups, closing_rollups)
+        for table in (*UNIT_TABLES, department_rollups)
     }
 
 
@@ -96,6 +99,60 @@ def test_refreshing_after_more_events_gives_the_rows_a_rebuild_gives(generated: 
         assert _rows(session) == refreshed
         session.rollback()
     assert sum(r[5] for r in refreshed["case_rollups"]) > 0  # cases were counted
+    _assert_summed(refreshed)
+
+
+def _summed(rows: list[tuple[Any, ...]], over: int) -> list[tuple[Any, ...]]:
+    """case_rollups rows (day, city, district, street, department, counts…) summed over the
+    street (`over` 3) or the department (`over` 4)."""
+    found: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        counts = found.setdefault(row[:over] + row[over + 1 : 5], [0] * (len(row) - 5))
+        for i, n in enumerate(row[5:]):
+            counts[i] += n
+    return sorted((*key, *counts) for key, counts in found.items())
+
+
+def _assert_summed(rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    assert len(rows["street_rollups"]) < len(rows["case_rollups"])
+    assert rows["street_rollups"] == _summed(rows["case_rollups"], over=4)
+    assert len(rows["department_rollups"]) < len(rows["case_rollups"])
+    assert rows["department_rollups"] == _summed(rows["case_rollups"], over=3)
+
+
+def test_the_summed_rollups_are_the_case_rollups_summed_over_departments_or_streets(
+    generated: World,
+) -> None:
+    with generated.sessions() as session:
+        _assert_summed(_rows(session))
+
+
+def test_upgrading_a_store_with_rollups_sums_them(db_url: str, engine: Engine) -> None:
+    upgrade(db_url, "0009")
+    unit = {"day": date(2026, 10, 5), "city_code": CITY, "district_code": ERQI}
+    counts = [c.name for c in street_rollups.c if c.name not in (*unit, "street_code")]
+    rows = [
+        {**unit, "street_code": "s1", "department": "a", **dict.fromkeys(counts, 2)},
+        {**unit, "street_code": "s1", "department": "b", **dict.fromkeys(counts, 3)},
+        {**unit, "street_code": "s2", "department": "a", **dict.fromkeys(counts, 4)},
+        {**unit, "street_code": "", "day": date(2026, 10, 6), "department": "a", "created": 1}
+        | {c: 1 for c in counts},
+    ]
+    rows[1]["state_closed"] = 7
+    with engine.begin() as conn:
+        conn.execute(insert(case_rollups), rows)
+    upgrade(db_url)
+    with engine.connect() as conn:
+        streets = {(r.day.day, r.street_code): r for r in conn.execute(select(street_rollups))}
+        departments = {
+            (r.day.day, r.department): r for r in conn.execute(select(department_rollups))
+        }
+    assert set(streets) == {(5, "s1"), (5, "s2"), (6, "")}
+    assert streets[5, "s1"].created == 5 and streets[5, "s1"].state_closed == 9
+    assert streets[5, "s2"].satisfied == 4 and streets[6, ""].satisfied == 1
+    assert set(departments) == {(5, "a"), (5, "b"), (6, "a")}
+    assert departments[5, "a"].created == 6 and departments[5, "b"].state_closed == 7
+    assert departments[6, "a"].filed == 1
 
 
 def test_a_case_touched_after_the_watermark_marks_its_unit_dirty(generated: World) -> None:
@@ -153,8 +210,11 @@ def _filter(code: str, department: str | None = None) -> CaseFilter:
     return CaseFilter(scope, department)
 
 
-def _periods() -> list[periods.Period]:
+def _periods(now: datetime) -> list[periods.Period]:
+    today = now.astimezone(SHANGHAI).date()
     return [
+        periods.month(periods.month_of(today), SHANGHAI),
+        periods.days_ending(today, 30, SHANGHAI),
         periods.month("2026-10", SHANGHAI),
         periods.month("2026-11", SHANGHAI),
         periods.days_ending(date(2026, 11, 10), 30, SHANGHAI),
@@ -163,17 +223,20 @@ def _periods() -> list[periods.Period]:
     ]
 
 
-def _compare_all(sessions: sessionmaker[Session], now: datetime) -> int:
-    """Every figure both ways; returns how many were answered from the rollups."""
-    rolled_answers = 0
+def _compare_all(sessions: sessionmaker[Session], now: datetime) -> tuple[int, int]:
+    """Every figure both ways; returns how many periods were answered from the rollups, and how
+    many of those with units of the scope read from the projection (dirty)."""
+    rolled_answers = with_dirty = 0
     with sessions() as session:
         direct, rolled = AnalyticsRepository(session), RolledAnalyticsRepository(session)
         for code in CITY_FILTER_CODES:
             for department in (None, f"{ZHONGYUAN}.urban_management"):
                 where = _filter(code, department)
-                for period in _periods():
-                    if RollupWindow.of(session, period.start, period.end) is not None:
+                for period in _periods(now):
+                    window = RollupWindow.of(session, period.start, period.end)
+                    if window is not None:
                         rolled_answers += 1
+                        with_dirty += bool(window.dirty_in(where.scope, window_only=True))
                     for group in (None, CHILD, DEPARTMENT):
                         args = (where, period.start, period.end, now)
                         for flags in ({}, {"public": True}, {"handling": True}):
@@ -189,7 +252,7 @@ def _compare_all(sessions: sessionmaker[Session], now: datetime) -> int:
                         for repo in (rolled, direct)
                     ]
                     assert trends[0] == trends[1], (code, department, period)
-    return rolled_answers
+    return rolled_answers, with_dirty
 
 
 def test_figures_read_from_rollups_with_dirty_units_equal_the_direct_figures(
@@ -200,9 +263,11 @@ def test_figures_read_from_rollups_with_dirty_units_equal_the_direct_figures(
         state = repo.state()
         assert state is not None and repo.head() - state.seq > 0
         assert RollupWindow.of(session, *_bounds(periods.month("2026-10", SHANGHAI))) is not None
-    assert _compare_all(generated.sessions, generated.world.clock.now()) > 0
+    rolled, with_dirty = _compare_all(generated.sessions, generated.world.clock.now())
+    assert rolled > 0 and with_dirty > 0
     # …and again as time passes, deadlines go by and nothing else happens.
-    assert _compare_all(generated.sessions, generated.world.clock.now() + timedelta(days=9)) > 0
+    later = generated.world.clock.now() + timedelta(days=9)
+    assert _compare_all(generated.sessions, later)[1] > 0
 
 
 def test_figures_read_from_fresh_rollups_equal_the_direct_figures(generated: World) -> None:
@@ -210,8 +275,84 @@ def test_figures_read_from_fresh_rollups_equal_the_direct_figures(generated: Wor
         RollupRepository(session).refresh(OFFSET, generated.world.clock.now())
     with generated.sessions() as session:
         assert not RollupRepository(session).touched_units(RollupRepository(session).head(), OFFSET)
-    assert _compare_all(generated.sessions, generated.world.clock.now()) > 0
+    assert _compare_all(generated.sessions, generated.world.clock.now())[0] > 0
 
 
 def _bounds(period: periods.Period) -> tuple[datetime, datetime]:
     return period.start, period.end
+
+
+def test_a_case_moved_to_another_department_after_the_watermark_counts_once(
+    generated: World,
+) -> None:
+    """department_rollups cannot skip a dirty unit: its stale rows are taken off instead, and a
+    department left without cases is no key at all."""
+    world = generated.world
+    with generated.sessions.begin() as session:
+        RollupRepository(session).refresh(OFFSET, world.clock.now())
+    cases = core_table(CaseRow)
+    with generated.sessions() as session:
+        moved = session.execute(
+            select(cases.c.id, cases.c.created_at, cases.c.assignee_department)
+            .where(
+                cases.c.state.in_(("dispatched", "accepted", "returned")),
+                cases.c.assignee_department.is_not(None),
+            )
+            .order_by(cases.c.id)
+            .limit(1)
+        ).one()
+    period = periods.month(periods.month_of(local_day_of(moved.created_at, OFFSET)), SHANGHAI)
+    # Moved twice, refreshed between: the second move leaves "moved-1" without cases.
+    for department in ("rollup-test.moved-1", "rollup-test.moved-2"):
+        world.service.perform(moved.id, ReassignCase(department=department), LEADER)
+        by_department = _compare_after_a_move(
+            generated.sessions, world.clock.now(), period, moved.assignee_department
+        )
+        assert by_department[department].created == 1
+        with generated.sessions.begin() as session:
+            RollupRepository(session).refresh(OFFSET, world.clock.now())
+    assert "rollup-test.moved-1" not in by_department
+
+
+def _compare_after_a_move(
+    sessions: sessionmaker[Session], now: datetime, period: periods.Period, first: str
+) -> dict[str | None, Any]:
+    with sessions() as session:
+        window = RollupWindow.of(session, period.start, period.end)
+        assert window is not None and len(window.dirty) == 1
+        direct, rolled = AnalyticsRepository(session), RolledAnalyticsRepository(session)
+        departments = (None, first, "rollup-test.moved-1", "rollup-test.moved-2")
+        for code in CITY_FILTER_CODES:
+            for department in departments:
+                for group in (None, CHILD, DEPARTMENT):
+                    args = (_filter(code, department), period.start, period.end, now)
+                    for flags in ({}, {"handling": True}):
+                        found = rolled.cohort(*args, group=group, **flags)
+                        assert found == direct.cohort(*args, group=group, **flags), (
+                            code,
+                            department,
+                            group,
+                        )
+        return rolled.cohort(_filter(CITY), period.start, period.end, now, group=DEPARTMENT)
+
+
+def test_a_dispatched_case_merged_before_its_deadline_counts_in_due_to_handle_once(
+    generated: World,
+) -> None:
+    """A case dispatched, then merged unhandled with its deadline ahead: rolled up as shut
+    unhandled, and taken off again by the live count until the deadline passes."""
+    world = generated.world
+    into, duplicate = world.dispatched_case(), world.dispatched_case()
+    world.service.perform(duplicate, MergeCase(into=world.service.case(into, INTAKE)), INTAKE)
+    with generated.sessions.begin() as session:
+        RollupRepository(session).refresh(OFFSET, world.clock.now())
+    period = periods.days_ending(world.clock.now().astimezone(SHANGHAI).date(), 7, SHANGHAI)
+    for days in (0, 30):  # the deadline ahead, then passed
+        now = world.clock.now() + timedelta(days=days)
+        with generated.sessions() as session:
+            direct, rolled = AnalyticsRepository(session), RolledAnalyticsRepository(session)
+            for code in CITY_FILTER_CODES:
+                for group in (None, CHILD, DEPARTMENT):
+                    args = (_filter(code), period.start, period.end, now)
+                    answer = rolled.cohort(*args, group=group, handling=True)
+                    assert answer == direct.cohort(*args, group=group, handling=True)
