@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +48,7 @@ from gridgov.services.intake_decisions import (
     report_row,
 )
 from gridgov.services.intake_receipts import IntakeReceipt, LocatedBy
-from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository
+from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository, StoredSignature
 from gridgov.workflow.model import (
     Actor,
     Case,
@@ -354,7 +354,7 @@ def _open_states() -> list[str]:
     return [s.value for s in CaseState if s.value not in _NOT_OPEN]
 
 
-def _signature(row: Any) -> ReportSignature:
+def _signature(row: StoredSignature) -> ReportSignature:
     """The signature of a stored report, as `open_case_signatures` reads it."""
     accuracy = (row.intake or {}).get("accuracy_m", 0.0)
     return ReportSignature.of(

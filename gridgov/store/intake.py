@@ -37,6 +37,26 @@ LOCATION_STATUSES = (LOCATED, AWAITING_MANUAL)
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSignature:
+    """What the duplicate index needs of a stored report and its case."""
+
+    id: int
+    case_id: int
+    merged_into: int | None
+    channel: str
+    external_id: str
+    lon: float
+    lat: float
+    reported_at: datetime
+    category_code: str | None
+    text: str
+    intake: dict[str, Any] | None
+
+
+SIGNATURE_COLUMNS = tuple(f for f in StoredSignature.__slots__ if f != "merged_into")
+
+
+@dataclass(frozen=True, slots=True)
 class IntakeKey:
     id: int
     channel: str
@@ -149,31 +169,42 @@ class IntakeRepository:
 
     def open_case_signatures(
         self, since: datetime, open_states: Sequence[str], *, after_id: int = 0
-    ) -> list[Any]:
-        """(report id, case id, channel, lon, lat, reported_at, category, text) of located reports
-        since `since` whose case (or the case it merged into) is open and whose id is above
-        `after_id`, for warming the dedup index and catching up with other processes."""
-        rows = self._session.execute(
-            select(
-                ReportRow.id,
-                ReportRow.case_id,
-                CaseRow.merged_into,
-                ReportRow.channel,
-                ReportRow.external_id,
-                ReportRow.lon,
-                ReportRow.lat,
-                ReportRow.reported_at,
-                ReportRow.category_code,
-                ReportRow.text,
-                ReportRow.intake,
+    ) -> list[StoredSignature]:
+        """Located reports since `since` whose case (or the case it merged into) is open and
+        whose id is above `after_id`, for warming the dedup index and catching up with other
+        processes."""
+        wanted = [*open_states, "merged"]
+        columns = [getattr(ReportRow, name) for name in SIGNATURE_COLUMNS]
+        recent = (ReportRow.reported_at >= since, ReportRow.lon.is_not(None))
+        if after_id == 0:
+            rows = self._session.execute(
+                select(*columns, CaseRow.merged_into)
+                .join(CaseRow, CaseRow.id == ReportRow.case_id)
+                .where(*recent, CaseRow.state.in_(wanted))
+                .order_by(ReportRow.id)
             )
-            .join(CaseRow, CaseRow.id == ReportRow.case_id)
-            .where(ReportRow.reported_at >= since, ReportRow.lon.is_not(None))
-            .where(ReportRow.id > after_id)
-            .where(CaseRow.state.in_([*open_states, "merged"]))
-            .order_by(ReportRow.id)
-        )
-        return list(rows)
+            return [StoredSignature(**row._mapping) for row in rows]
+        # A catch-up reads the few reports above `after_id` first, then their cases by id:
+        # joined, the planner may hash every open case to find the cases of a dozen reports.
+        reports = self._session.execute(
+            select(*columns).where(ReportRow.id > after_id, *recent).order_by(ReportRow.id)
+        ).all()
+        case_ids = sorted({r.case_id for r in reports if r.case_id is not None})
+        if not case_ids:
+            return []
+        cases = {
+            row.id: row.merged_into
+            for row in self._session.execute(
+                select(CaseRow.id, CaseRow.merged_into).where(
+                    CaseRow.id.in_(case_ids), CaseRow.state.in_(wanted)
+                )
+            )
+        }
+        return [
+            StoredSignature(**r._mapping, merged_into=cases[r.case_id])
+            for r in reports
+            if r.case_id in cases
+        ]
 
     # API keys
 
