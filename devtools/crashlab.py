@@ -17,7 +17,8 @@ What is checked afterwards, and printed (`CrashReport.lines`):
   seq, owning level, merge target) disagrees with the replay of its events; a located report
   without a case; an open case whose `sweep_at` is before the start of the last completed sweep
   (the sweeper should have looked at it); a 12345 status still pending, or marked delivered that
-  the platform never received.
+  the platform never received. A status the killed worker had claimed is sent again when its
+  claim's lease (two minutes) runs out, so the check waits for that after the last worker kill.
 - deadlines: every seeded deadline escalated exactly once, never before it, and late by at most
   the sweeper's downtime around it plus its normal cadence (the longest time between two sweep
   starts with no downtime in between, as measured in the run) and 0.5 s. The sweeper's downtime
@@ -48,7 +49,7 @@ from devtools.stack import Service, Stack, free_port
 from devtools.traffic import PUSH_CHANNELS, TEXTS, payload
 from gridgov.intake.channels import adapter
 from gridgov.services.cases import NewReport
-from gridgov.services.hotline_notify import idempotency_key
+from gridgov.services.hotline_notify import DELIVERY_LEASE, idempotency_key
 from gridgov.store.cases import CaseRepository
 from gridgov.store.hotline_notify import HotlineDeliveryRepository, HotlineDeliveryRow
 from gridgov.store.intake import LOCATED
@@ -285,6 +286,7 @@ class CrashReport:
     hotline_pending: int
     hotline_lost: int
     hotline_redelivered: int
+    hotline_pending_detail: list[str]
     deadlines: int
     deadlines_missed: int
     deadlines_early: int
@@ -349,6 +351,7 @@ class CrashReport:
             f"sweeper behind {self.sweep_behind}, 12345 pending {self.hotline_pending}, 12345 "
             f"marked delivered but not received {self.hotline_lost}); 12345 statuses sent again "
             f"under the same key: {self.hotline_redelivered}",
+            *(f"  12345 pending: {d}" for d in self.hotline_pending_detail),
             f"deadlines: {self.deadlines} · missed {self.deadlines_missed} · early "
             f"{self.deadlines_early} · escalated twice {self.deadlines_doubled} · late beyond "
             f"downtime {self.deadlines_late} (max lateness {self.max_lateness_s:.2f} s, max beyond "
@@ -443,7 +446,14 @@ def _run(
     # Wait for that sweep to finish, not only to start: on a loaded machine a started sweep may
     # not have committed its escalations by the time the worker is stopped and the check reads.
     _wait_for(lambda: monitor.completed_after(last), cfg.drain_s)
-    _wait_for(lambda: _hotline_drained(stack), cfg.drain_s)
+    # A 12345 delivery the killed worker had claimed is sent again once its lease runs out.
+    worker_kills = [k.at for k in kills if k.target == "worker"]
+    lease_left = (
+        (max(worker_kills) + DELIVERY_LEASE - dt.datetime.now(dt.UTC)).total_seconds()
+        if worker_kills
+        else 0.0
+    )
+    _wait_for(lambda: _hotline_drained(stack), max(cfg.drain_s, lease_left + 15))
     worker_exit = worker.terminate()
     server_exit = server.terminate()
     monitor.done.set()
@@ -594,6 +604,9 @@ def _check(
                 HotlineDeliveryRow.order_id,
                 HotlineDeliveryRow.global_seq,
                 HotlineDeliveryRow.status,
+                HotlineDeliveryRow.attempts,
+                HotlineDeliveryRow.next_attempt_at,
+                HotlineDeliveryRow.last_error,
             )
         ).all()
         sweep_row = session.execute(
@@ -650,6 +663,13 @@ def _check(
             and _aware(c.sweep_at) <= last_sweep
         )
     pending = sum(1 for d in deliveries if d.status == "pending")
+    checked = dt.datetime.now(dt.UTC)
+    pending_detail = [
+        f"attempts {d.attempts}, next in {(_aware(d.next_attempt_at) - checked).total_seconds():.0f} s"
+        + (f", last error {d.last_error[:80]}" if d.last_error else "")
+        for d in deliveries
+        if d.status == "pending"
+    ]
     lost = sum(
         1
         for d in deliveries
@@ -718,6 +738,7 @@ def _check(
         hotline_pending=pending,
         hotline_lost=lost,
         hotline_redelivered=redelivered,
+        hotline_pending_detail=pending_detail,
         deadlines=len(due),
         deadlines_missed=missed,
         deadlines_early=early,

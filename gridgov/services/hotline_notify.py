@@ -143,6 +143,10 @@ def _local(iso: object, tz: ZoneInfo) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+# How long a claimed delivery is the claimer's; a notifier that died holding one delays it so long.
+DELIVERY_LEASE = timedelta(minutes=2)
+
+
 class HotlineNotifier:
     """Sends case status to the 12345 platform; `run_once` plans then delivers.
 
@@ -159,7 +163,7 @@ class HotlineNotifier:
         *,
         channel: str = HOTLINE_CHANNEL,
         batch: int = 500,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = DELIVERY_LEASE,
         backoff: timedelta = timedelta(seconds=30),
         max_backoff: timedelta = timedelta(hours=1),
         timezone: str = "Asia/Shanghai",
