@@ -1,16 +1,14 @@
 """A runtime over the demo-coded sample city for the AI insight tests, and a hand-written fake of
-an OpenAI-compatible chat-completions service (real HTTP on 127.0.0.1) for the model settings."""
+an OpenAI-compatible chat-completions service (tests/fake_chat.py) for the model settings."""
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,83 +31,14 @@ from tests.case_world import (
     CaseWorld,
     activate_demo_layer,
 )
+from tests.fake_chat import FakeChatService, chat_service, completion, error
 
-MODEL = "qwen2.5-vl-7b-instruct"
 API_KEY = "sk-test-insights"
 
 
-def completion(content: str) -> bytes:
-    """A chat-completions answer as vLLM writes it."""
-    return json.dumps(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "model": MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-        },
-        ensure_ascii=False,
-    ).encode()
-
-
-@dataclass
-class FakeModelService:
-    """Answers queued (status, body) pairs in order, then `default`; records every request."""
-
-    default: tuple[int, bytes] = (500, b'{"error": {"message": "nothing queued"}}')
-    replies: list[tuple[int, bytes]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    url: str = ""
-
-    def answer(self, content: str) -> None:
-        self.replies.append((200, completion(content)))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        fake.requests.append(json.loads(body))
-        status, reply = fake.replies.pop(0) if fake.replies else fake.default
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, fake: FakeModelService) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
-@contextmanager
-def model_service() -> Iterator[FakeModelService]:
-    fake = FakeModelService()
-    server = _Server(fake)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def model_service() -> AbstractContextManager[FakeChatService]:
+    """The fake chat-completions service; with nothing queued it fails, as a service would."""
+    return chat_service(default=error(500, "nothing queued"))
 
 
 def mock_transport(
@@ -121,7 +50,7 @@ def mock_transport(
         if seen is not None:
             seen.append(json.loads(request.content))
         status, content = replies.pop(0)
-        body = completion(content) if status == 200 else content.encode()
+        body = completion(content).body if status == 200 else content.encode()
         return httpx2.Response(status, content=body, headers={"Content-Type": "application/json"})
 
     return httpx2.MockTransport(handle)

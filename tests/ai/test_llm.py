@@ -8,11 +8,8 @@ import io
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2
@@ -31,9 +28,9 @@ from gridgov.ai.llm import (
 from gridgov.ai.vision import AnalysisSource, CategoryChoice, HazardLevel
 from gridgov.core.errors import InvalidInput
 from tests.ai.photo_samples import LAT, LON, jpeg, scene
+from tests.fake_chat import MODEL, FakeChatService, Reply, chat_service, completion, error
 
 API_KEY = "sk-test-0001"
-MODEL = "qwen2.5-vl-7b-instruct"
 TAKEN = datetime(2026, 5, 4, 9, 30)
 CATEGORIES = (
     CategoryChoice("C0101", "上水井盖"),
@@ -47,105 +44,10 @@ GOOD = {
 }
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    delay: float = 0.0
-
-
-def completion(content: str, finish_reason: str = "stop") -> Reply:
-    """A chat-completions answer as vLLM and OpenAI write it."""
-    document = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": finish_reason,
-            }
-        ],
-        "usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940},
-    }
-    return Reply(200, json.dumps(document, ensure_ascii=False).encode())
-
-
-def error(status: int, message: str = "error") -> Reply:
-    return Reply(status, json.dumps({"error": {"message": message, "code": status}}).encode())
-
-
-@dataclass
-class FakeChatService:
-    """A hand-written stand-in for an OpenAI-compatible service: answers queued replies in order,
-    a valid answer when the queue is empty, and records every request it received."""
-
-    replies: list[Reply] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
-
-    def user_parts(self, index: int = -1) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = self.requests[index]["messages"][-1]["content"]
-        return parts
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.path != "/v1/chat/completions":
-            self._send(Reply(404, b'{"error": {"message": "not found"}}'))
-            return
-        fake.requests.append(json.loads(body))
-        fake.headers.append(dict(self.headers.items()))
-        reply = fake.replies.pop(0) if fake.replies else completion(json.dumps(GOOD))
-        if reply.delay and fake.stop.wait(reply.delay):
-            return
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (the timeout tests), as a real client would
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, fake: FakeChatService) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
 @pytest.fixture
 def service() -> Iterator[FakeChatService]:
-    fake = FakeChatService()
-    server = _Server(fake)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    # A short poll interval: shutdown() waits for one, and every test starts its own server.
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with chat_service(default=completion(json.dumps(GOOD))) as fake:
         yield fake
-    finally:
-        fake.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ import pytest
 from tests.api.staff_world import DEPARTMENT, StaffWorld, build_staff_world
 from tests.case_world import COMMUNITY_1, ERQI, STREET_1
 from tests.databases import module_db_url
-from tests.insights_world import API_KEY, MODEL, FakeModelService, model_service
+from tests.fake_chat import MODEL, FakeChatService, Reply
+from tests.insights_world import API_KEY, model_service
 
 DAY = "2026-11-27"
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeModelService]:
+def fake() -> Iterator[FakeChatService]:
     with model_service() as service:
         yield service
 
@@ -25,7 +26,7 @@ def fake() -> Iterator[FakeModelService]:
 def world(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    fake: FakeModelService,
+    fake: FakeChatService,
 ) -> Iterator[StaffWorld]:
     tmp = tmp_path_factory.mktemp("insights-api")
     with pytest.MonkeyPatch.context() as env:
@@ -102,7 +103,7 @@ def test_a_day_that_is_not_a_date_or_not_yet_over_is_refused_naming_the_field(
 
 
 def test_the_briefing_is_reworded_by_the_configured_model_when_every_figure_checks_out(
-    world: StaffWorld, fake: FakeModelService
+    world: StaffWorld, fake: FakeChatService
 ) -> None:
     headers = world.headers("district_operator")
     plain = world.client.get("/api/v1/briefing/daily", params={"day": DAY}, headers=headers)
@@ -125,7 +126,7 @@ def test_the_briefing_is_reworded_by_the_configured_model_when_every_figure_chec
     ],
 )
 def test_a_rewrite_with_a_figure_not_in_the_data_or_no_briefing_at_all_is_refused_and_named(
-    world: StaffWorld, fake: FakeModelService, reply: str, why: str
+    world: StaffWorld, fake: FakeChatService, reply: str, why: str
 ) -> None:
     fake.answer(reply)
     response = world.client.get(
@@ -138,9 +139,9 @@ def test_a_rewrite_with_a_figure_not_in_the_data_or_no_briefing_at_all_is_refuse
 
 
 def test_a_model_service_answering_garbage_leaves_the_template(
-    world: StaffWorld, fake: FakeModelService
+    world: StaffWorld, fake: FakeChatService
 ) -> None:
-    fake.replies.extend([(200, b"<html>bad gateway</html>")])
+    fake.replies.append(Reply(200, b"<html>bad gateway</html>"))
     response = world.client.get(
         "/api/v1/briefing/daily", params={"day": DAY}, headers=world.headers("district_operator")
     )

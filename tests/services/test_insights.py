@@ -43,10 +43,10 @@ from tests.case_world import (
     STREET_1,
     ZHONGYUAN,
 )
+from tests.fake_chat import MODEL
 from tests.insights_world import (
     API_KEY,
     CITY_LEADER,
-    MODEL,
     InsightsWorld,
     insights_world,
     mock_transport,
