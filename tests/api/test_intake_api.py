@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gridgov.api.app import create_app
+from gridgov.api.errors import ErrorBody
+from gridgov.api.intake import BatchAnswer, Receipt
 from gridgov.bootstrap import Runtime, build_runtime
 from gridgov.config import load_settings
 from gridgov.store.migrate import upgrade
@@ -131,3 +133,21 @@ def test_the_openapi_document_declares_what_the_intake_routes_answer(api: Api) -
     assert batch["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/BatchAnswer"
     }
+
+
+def test_the_receipts_sent_are_what_the_openapi_document_declares(api: Api) -> None:
+    headers = {"X-Api-Key": api.key}
+    single = api.client.post(
+        "/api/v1/intake/police_110", json=sample("police_110"), headers=headers
+    ).json()
+    good = {**sample("police_110"), "incident_no": "J4101052026112700099"}
+    bad = broken("police_110", "summary", 7)[0]
+    answers = api.client.post(
+        "/api/v1/intake/police_110/batch", json=[good, bad], headers=headers
+    ).json()
+    # Every field sent is declared, and every declared field is sent, with its declared type.
+    assert set(single) == set(Receipt.model_fields)
+    assert Receipt.model_validate(single).report_id == single["report_id"]
+    receipt, refusal = BatchAnswer.model_validate(answers).results
+    assert isinstance(receipt, Receipt) and isinstance(refusal, ErrorBody)
+    assert set(answers["results"][0]) == set(Receipt.model_fields)
