@@ -283,7 +283,6 @@ class CrashReport:
     projection_mismatch: int
     orphan_reports: int
     sweep_behind: int
-    hotline_pending: int
     hotline_lost: int
     hotline_redelivered: int
     hotline_pending_detail: list[str]
@@ -303,6 +302,10 @@ class CrashReport:
     worker_down_s: list[float]
     cases: int
     events: int
+
+    @property
+    def hotline_pending(self) -> int:
+        return len(self.hotline_pending_detail)
 
     @property
     def stuck(self) -> int:
@@ -662,7 +665,6 @@ def _check(
             and c.sweep_at is not None
             and _aware(c.sweep_at) <= last_sweep
         )
-    pending = sum(1 for d in deliveries if d.status == "pending")
     checked = dt.datetime.now(dt.UTC)
     pending_detail = [
         f"attempts {d.attempts}, next in {(_aware(d.next_attempt_at) - checked).total_seconds():.0f} s"
@@ -735,7 +737,6 @@ def _check(
         projection_mismatch=mismatch,
         orphan_reports=orphans,
         sweep_behind=behind,
-        hotline_pending=pending,
         hotline_lost=lost,
         hotline_redelivered=redelivered,
         hotline_pending_detail=pending_detail,

@@ -92,8 +92,11 @@ class IntakeKeys:
         digest = key_hash(token)
         with self._lock:
             remembered = self._valid.get(digest)
-        fresh = remembered is not None and time.monotonic() - remembered[1] < self._cache_s
-        if fresh and remembered is not None and remembered[0] == channel:
+        if (
+            remembered is not None
+            and remembered[0] == channel
+            and time.monotonic() - remembered[1] < self._cache_s
+        ):
             return
         with self._sessions() as session:
             found = IntakeRepository(session).key_by_hash(digest)

@@ -115,16 +115,8 @@ class RollupReader:
         names none) are left out, as the direct query leaves out a null key.
         """
         names = [*COHORT_COUNTS, *STATE_COLUMNS.values()]
-        window = self._window
-        dirty = window.dirty_in(scope, window_only=True)
-        parts = self._cohort_rows(scope, department, key, dirty)
-        if dirty:
-            within = [unit_condition(dirty, window.offset)]
-            if department is not None:
-                within.append(cases.c.assignee_department == department)
-            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), (), 1))
         found: dict[str | None, dict[str, int]] = {}
-        for source, conditions, sign in parts:
+        for source, conditions, sign in self._cohort_parts(scope, department, key):
             group = [] if key is None else [source.c[key].label("key")]
             query: Select[Any] = select(
                 *group, *(func.sum(source.c[n]).label(n) for n in names)
@@ -140,6 +132,19 @@ class RollupReader:
         # Every case is in one state: a key without cases (a sum over no rows, or a department
         # whose dirty cases have all moved to another) is no key at all, as in the direct query.
         return {k: v for k, v in found.items() if any(v[c] for c in STATE_COLUMNS.values())}
+
+    def _cohort_parts(self, scope: Scope, department: str | None, key: str | None) -> list[Part]:
+        """The rows whose sums are the window's cohort: stored rows, and the dirty units'
+        aggregate computed from the projection."""
+        window = self._window
+        dirty = window.dirty_in(scope, window_only=True)
+        parts = self._cohort_rows(scope, department, key, dirty)
+        if dirty:
+            within = [unit_condition(dirty, window.offset)]
+            if department is not None:
+                within.append(cases.c.assignee_department == department)
+            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), (), 1))
+        return parts
 
     def _cohort_rows(
         self, scope: Scope, department: str | None, key: str | None, dirty: Sequence[Unit]
@@ -200,27 +205,15 @@ class RollupReader:
 
     def created(self, scope: Scope) -> dict[date, int]:
         """New cases (duplicates aside) per local day of the window."""
-        window = self._window
-        dirty = window.dirty_in(scope, window_only=True)
-        stored = (
-            street_rollups.c.day >= window.first,
-            street_rollups.c.day <= window.last,
-            *_filter(street_rollups, scope, None),
-            *_clean(street_rollups, dirty),
-        )
-        parts: list[tuple[Table | Any, Sequence[ColumnElement[bool]]]] = [(street_rollups, stored)]
-        if dirty:
-            within = [unit_condition(dirty, window.offset)]
-            parts.append((cohort_select(self._dialect, window.offset, within).subquery(), ()))
         found: dict[date, int] = defaultdict(int)
-        for source, conditions in parts:
+        for source, conditions, sign in self._cohort_parts(scope, None, None):
             query = (
                 select(source.c.day, func.sum(source.c.created))
                 .where(*conditions)
                 .group_by(source.c.day)
             )
             for day, n in self._session.execute(query):
-                found[_as_date(day)] += int(n or 0)
+                found[_as_date(day)] += sign * int(n or 0)
         return dict(found)
 
 
