@@ -50,7 +50,7 @@ from gridgov.store.cases import (
 from gridgov.store.layers import LayerRepository
 from gridgov.workflow.calendar import WorkingCalendar
 from gridgov.workflow.categories import Category, Taxonomy
-from gridgov.workflow.events import CaseEvent, PendingEvent
+from gridgov.workflow.events import CaseEvent, ChainHead, PendingEvent
 from gridgov.workflow.model import (
     Action,
     Actor,
@@ -319,6 +319,7 @@ class CaseService:
         steps: Sequence[tuple[str, Command, Actor]],
         now: datetime,
         new_cases: Mapping[str, tuple[float | None, float | None]] | None = None,
+        head: ChainHead | None = None,
     ) -> tuple[dict[str, Case], list[ActionRefused | None]]:
         """Decide many steps (case id, command, actor) in order, then append once and project once.
 
@@ -330,6 +331,8 @@ class CaseService:
         sealed under one hold of the audit head and inserted in one statement, and each touched
         case's projection is written once: this is what lets intake store thousands of reports a
         second. A refused step writes nothing and is answered in its slot; the others stand.
+        With the audit `head` already locked by the caller, nothing here waits for an answer
+        from the store (see `pipelined`).
         """
         current: dict[str, Case | None] = dict(known)
         pending: list[PendingEvent] = []
@@ -355,7 +358,7 @@ class CaseService:
             [self._new_case(k, point, current.get(k), now) for k, point in fresh.items()]
         )
         if pending:
-            repo.append(pending)
+            repo.append(pending, head)
         final = {case_id: current[case_id] for case_id in touched}
         repo.save_projections(
             [

@@ -25,7 +25,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Table, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Dialect,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -166,6 +179,45 @@ def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     connection.exec_driver_sql(sql, params)
 
 
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Send the statements run inside to PostgreSQL without waiting for each one's answer, and
+    wait once at the end (psycopg's pipeline mode): a batch's dozen writes cost one round trip
+    instead of a dozen, which matters most where writers take turns.
+
+    Only for statements whose answers nobody reads (INSERT and UPDATE without RETURNING). A
+    statement's error surfaces later, not where the statement was run: at a later statement
+    (as SQLAlchemy's wrapper) or when the block ends (as the driver's own exception), and
+    `violated_table` tells whose it was. On SQLite,
+    where a statement costs no round trip, the block runs as it is.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.pipeline():
+        yield
+
+
+def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN values`, written on PostgreSQL as `column = ANY(array)`: one statement text
+    however many values there are, which the driver prepares once per connection and PostgreSQL
+    plans once (planning over the partitions of `cases` costs more than the lookup), where an
+    IN list is a new statement for every length. SQLite's IN as it is."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+
+
+def violated_table(error: BaseException) -> str | None:
+    """The table whose constraint a driver error (or SQLAlchemy's wrapper of one) broke, as
+    PostgreSQL names it; None from SQLite, whose errors name no table but surface at the
+    statement that caused them."""
+    diag = getattr(getattr(error, "orig", error), "diag", None)
+    return None if diag is None else diag.table_name
+
+
 def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     if isinstance(column_type, JSON):
         # Chinese text kept as it is, not as \uXXXX escapes: a third of the bytes, and encoded
@@ -300,7 +352,8 @@ class CaseRepository:
     def lock_cases(self, case_ids: Iterable[int]) -> None:
         """Lock the cases' rows until commit (PostgreSQL); NotFound names a missing case."""
         wanted = sorted(set(case_ids))
-        query = select(CaseRow.id).where(CaseRow.id.in_(wanted)).order_by(CaseRow.id)
+        query = select(CaseRow.id).where(among(self._session, CaseRow.id, wanted))
+        query = query.order_by(CaseRow.id)
         if self._postgres:
             query = query.with_for_update()
         found = set(self._session.scalars(query))
@@ -318,15 +371,22 @@ class CaseRepository:
         )
         return [_event(r) for r in rows]
 
-    def events_of(self, case_ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
-        """The events of several cases, each case's oldest first."""
+    def events_of(
+        self, case_ids: Sequence[int], *, lock: bool = False
+    ) -> dict[int, list[CaseEvent]]:
+        """The events of several cases, each case's oldest first; with `lock`, their rows are
+        locked first (`lock_cases`)."""
         grouped: dict[int, list[CaseEvent]] = defaultdict(list)
-        for chunk_start in range(0, len(case_ids), 500):
-            chunk = case_ids[chunk_start : chunk_start + 500]
-            rows = self._session.scalars(
-                select(CaseEventRow)
-                .where(CaseEventRow.case_id.in_(chunk))
-                .order_by(CaseEventRow.case_id, CaseEventRow.seq)
+        events = core_table(CaseEventRow)
+        wanted = sorted(set(case_ids))
+        for chunk_start in range(0, len(wanted), 500):
+            chunk = wanted[chunk_start : chunk_start + 500]
+            if lock:
+                self.lock_cases(chunk)
+            rows = self._session.execute(
+                select(events)
+                .where(among(self._session, events.c.case_id, chunk))
+                .order_by(events.c.case_id, events.c.seq)
             )
             for row in rows:
                 grouped[row.case_id].append(_event(row))
@@ -378,22 +438,33 @@ class CaseRepository:
 
     # The log
 
-    def append(self, pending: Sequence[PendingEvent]) -> list[CaseEvent]:
-        """Seal `pending` onto the chain and store it; the head stays locked until commit.
-
-        `ConcurrentChange` leaves the transaction to be rolled back (PostgreSQL refuses anything
-        more after the failed insert); a caller that carries on after one wraps the call in
-        `savepoint`, as the sweeper does.
-        """
+    def lock_head(self) -> ChainHead:
+        """The audit chain's head, locked until commit (PostgreSQL; on SQLite the write lock
+        holds it). Take it after any case rows (see the module's lock order)."""
         query = select(AuditHeadRow.global_seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
         if self._postgres:
             query = query.with_for_update()
         global_seq, head_hash = self._session.execute(query).one()
-        sealed = seal(pending, ChainHead(global_seq, head_hash))
+        return ChainHead(global_seq, head_hash)
+
+    def append(
+        self, pending: Sequence[PendingEvent], head: ChainHead | None = None
+    ) -> list[CaseEvent]:
+        """Seal `pending` onto the chain and store it; the head stays locked until commit.
+
+        `head` is the one this transaction locked with `lock_head`, if it did: then nothing here
+        waits for an answer, and the whole append can go out with other writes (`pipelined`).
+        `ConcurrentChange` leaves the transaction to be rolled back (PostgreSQL refuses anything
+        more after the failed insert); a caller that carries on after one wraps the call in
+        `savepoint`, as the sweeper does.
+        """
+        sealed = seal(pending, head or self.lock_head())
         try:
             # The unique (case_id, seq) is the last guard against two deciders on one case.
             insert_many(self._session, core_table(CaseEventRow), [_event_values(e) for e in sealed])
-        except IntegrityError:
+        except IntegrityError as exc:
+            if violated_table(exc) not in (None, "case_events"):
+                raise  # an earlier write of a pipeline (see `pipelined`)
             raise ConcurrentChange({e.case_id for e in sealed}) from None
         self._session.execute(
             update(AuditHeadRow)
@@ -402,16 +473,16 @@ class CaseRepository:
         )
         return sealed
 
-    def record_anchor(self, at: datetime) -> ChainHead:
+    def record_anchor(self, at: datetime) -> None:
         """Copy the current head to the anchors, so that a later cut of the tail shows."""
-        # One statement, not a read then an insert: every writing transaction ends with this.
+        # One statement, not a read then an insert, and nothing to answer: every writing
+        # transaction ends with this, intake's inside a pipeline.
         head = select(AuditHeadRow.global_seq, AuditHeadRow.hash, literal(at, UtcDateTime()))
-        copied = self._session.execute(
-            insert(AuditAnchorRow)
-            .from_select(["global_seq", "hash", "recorded_at"], head.where(AuditHeadRow.id == 1))
-            .returning(AuditAnchorRow.global_seq, AuditAnchorRow.hash)
-        ).one()
-        return ChainHead(copied[0], copied[1])
+        self._session.execute(
+            insert(AuditAnchorRow).from_select(
+                ["global_seq", "hash", "recorded_at"], head.where(AuditHeadRow.id == 1)
+            )
+        )
 
     def head(self) -> ChainHead:
         global_seq, head_hash = self._session.execute(
@@ -581,7 +652,8 @@ def _event_values(event: CaseEvent) -> dict[str, Any]:
     }
 
 
-def _event(row: CaseEventRow) -> CaseEvent:
+def _event(row: Any) -> CaseEvent:
+    """An event from its row, mapped (`CaseEventRow`) or plain."""
     return CaseEvent(
         case_id=str(row.case_id),
         seq=row.seq,

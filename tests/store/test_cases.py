@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.store.cases import CaseRepository, ConcurrentChange, ReportExists
-from gridgov.store.tables import CaseEventRow, ReportRow
+from gridgov.store.tables import CaseEventRow, CaseRow, ReportRow
 from gridgov.workflow.events import GENESIS, verify_chain
 from gridgov.workflow.model import Actor, Case, FileCase, ReportCase, Role
 from gridgov.workflow.transitions import decide
@@ -93,3 +95,26 @@ def test_an_event_with_a_taken_case_seq_is_refused_and_the_head_stays(
         repo = CaseRepository(s)
         assert repo.count(CaseEventRow) == 2
         assert repo.head().global_seq == 2
+
+
+def test_events_read_with_lock_hold_the_cases_rows_until_commit(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = CaseRepository(s)
+        first = _open(repo, repo.add_report(**REPORT_FIELDS))
+        second = _open(repo, repo.add_report(**{**REPORT_FIELDS, "external_id": "X-2"}))
+    ids = [int(second.id), int(first.id), int(second.id)]
+    with sessions() as s:
+        read = CaseRepository(s).events_of(ids, lock=True)
+        assert {k: Case.replay(v) for k, v in read.items()} == {
+            int(first.id): first,
+            int(second.id): second,
+        }
+        if s.get_bind().dialect.name == "postgresql":
+            with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
+                other.execute(
+                    select(CaseRow.id)
+                    .where(CaseRow.id == int(first.id))
+                    .with_for_update(nowait=True)
+                )

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridgov.store.cases import CaseRepository, NewCase, ReportExists
+from gridgov.store.cases import CaseRepository, ConcurrentChange, NewCase, ReportExists
 from gridgov.store.intake import IntakeRepository
 from gridgov.store.tables import CaseRow, ReportRow
 from gridgov.workflow.events import verify_chain
@@ -155,6 +155,44 @@ def test_a_report_stored_meanwhile_refuses_the_batch_as_report_exists(
     with sessions() as s:
         assert sorted(s.scalars(select(ReportRow.external_id))) == ["H-1"]
         assert s.scalars(select(CaseRow.id)).all() == []
+
+
+def test_writes_sent_together_store_a_batch_and_name_a_key_taken_meanwhile(
+    sessions: sessionmaker[Session],
+) -> None:
+    """On PostgreSQL the batch's writes go out as one pipeline, whose errors only show at its
+    end: they must still come out as the statements' own refusals, with nothing stored."""
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        (case_id,) = repo.cases.reserve_case_ids(1)
+        taken, clash = repo.reserve_report_ids(2)
+        case, events = decided(case_id, taken)
+        head = repo.cases.lock_head()
+        with repo.writes_together([str(case_id)]):
+            repo.cases.insert_cases([NewCase(case_id, 113.6, 34.7, NOW, case, NOW)])
+            repo.cases.append(events, head)
+            repo.cases.record_anchor(NOW)
+            repo.add_reports([report_row(taken, "H-1", case_id)])
+    with pytest.raises(ReportExists), sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        with repo.writes_together([]):
+            repo.add_reports([report_row(clash, "H-1", None)])
+    with pytest.raises(ConcurrentChange) as refused, sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        (report_id,) = repo.reserve_report_ids(1)
+        head = repo.cases.lock_head()
+        with repo.writes_together([str(case_id)]):
+            repo.cases.append(events, head)  # its sequence numbers are taken
+            repo.add_reports([report_row(report_id, "H-2", case_id)])
+    assert refused.value.case_ids == (str(case_id),)
+    with sessions() as s:
+        repo = CaseRepository(s)
+        assert sorted(s.scalars(select(ReportRow.external_id))) == ["H-1"]
+        assert repo.case(case_id) == case
+        assert verify_chain(repo.all_events(), repo.anchors()) == []
 
 
 def test_stored_reports_are_found_among_many_keys_of_several_channels(
