@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from datetime import datetime
@@ -68,6 +69,8 @@ from gridgov.workflow.transitions import ActionRefused
 Step = tuple[str, Command, Actor]
 
 _NOT_OPEN = frozenset({"rejected", "closed", "evaluated", "merged"})
+# Merge targets whose replayed state is kept: the cases of a day's bursts, a few MB at most.
+_TARGETS_KEPT = 4096
 
 
 class AlreadyLocated(Conflict):
@@ -102,6 +105,8 @@ class IntakeWriter:
         # The index is shared by every request of this process; its updates must follow the
         # order the transactions commit in, so writers take turns here.
         self._writing = threading.RLock()
+        # Merge targets' states as last seen, least recently used first (`_merge_targets`).
+        self._targets: OrderedDict[int, Case] = OrderedDict()
 
     def store(
         self, items: list[ReportInProgress], seconds: MutableMapping[str, float]
@@ -116,6 +121,7 @@ class IntakeWriter:
         index = self.index()
         now = self._clock.now()
         added: list[str] = []
+        known: dict[str, Case] = {}
         started = time.perf_counter()
         audit_seconds = dedup_seconds = 0.0
         try:
@@ -148,9 +154,9 @@ class IntakeWriter:
                         [report_row(i, rid) for i, rid in zip(items, report_ids, strict=True)]
                     )
             self._seen_id = max(seen_id, *report_ids)
+            self._remember_targets(final, known)
         except BaseException:
-            for signature_id in added:
-                index.discard(signature_id)
+            self._forget(added, known)
             raise
         finally:
             total = time.perf_counter() - started
@@ -180,6 +186,7 @@ class IntakeWriter:
             index = self.index()
             now = self._clock.now()
             added: list[str] = []
+            known: dict[str, Case] = {}
             try:
                 with self._sessions.begin() as session:
                     repo = IntakeRepository(session)
@@ -189,16 +196,16 @@ class IntakeWriter:
                     seen_id = self._catch_up(repo, index, now, added)
                     known = self._deduplicate(repo, index, [item], now, added)
                     steps = self._steps([item], [report_id], known, now, reporter=actor)
-                    _, refused = self._cases.apply_batch(
+                    final, refused = self._cases.apply_batch(
                         repo.cases, known, steps, now, new_cases={str(item.case_id): (lon, lat)}
                     )
                     self._keep_refused_apart([item], steps, refused, index)
                     repo.set_located(report_id, lon, lat, item.case_id, decisions(item))
                     repo.cases.record_anchor(now)
                 self._seen_id = seen_id
+                self._remember_targets(final, known)
             except BaseException:
-                for signature_id in added:
-                    index.discard(signature_id)
+                self._forget(added, known)
                 raise
         return IntakeReceipt(
             report_id, item.case_id, False, "manual", 1.0, item.category_code,
@@ -254,8 +261,46 @@ class IntakeWriter:
         )
         if not targets:
             return {}
-        events = repo.cases.events_of(targets, lock=True)
-        return {str(t): Case.replay(events[t]) for t in targets if events.get(t)}
+        return self._merge_targets(repo, targets)
+
+    def _merge_targets(self, repo: IntakeRepository, targets: list[int]) -> dict[str, Case]:
+        """The current state of the existing cases that reports will merge into, locked.
+
+        A case that many reports merge into (a burst main draws dozens of calls within the
+        hour) would be replayed from all its events, more with each merge, for every one of
+        them; so the state last seen is kept here and read again only when the case has moved
+        on since (its projection's `last_seq`, read with the lock, says so)."""
+        last_seq = repo.cases.lock_cases(targets)
+        stale = [
+            t for t in targets if t not in self._targets or self._targets[t].seq != last_seq[t]
+        ]
+        events = repo.cases.events_of(stale) if stale else {}
+        known: dict[str, Case] = {}
+        for target in targets:
+            if target in events:
+                known[str(target)] = Case.replay(events[target])
+            elif target not in stale:
+                self._targets.move_to_end(target)
+                known[str(target)] = self._targets[target]
+        return known
+
+    def _forget(self, added: list[str], known: Mapping[str, Case]) -> None:
+        """Undo what a failed batch told this process: its index additions, and the states of
+        its merge targets (a batch refused for a change it did not see must read them again)."""
+        index = self.index()
+        for signature_id in added:
+            index.discard(signature_id)
+        for case_id in known:
+            self._targets.pop(int(case_id), None)
+
+    def _remember_targets(self, final: Mapping[str, Case], known: Mapping[str, Case]) -> None:
+        """Keep the merge targets' states as this batch committed them."""
+        for case_id in known:
+            if case_id in final:
+                self._targets[int(case_id)] = final[case_id]
+                self._targets.move_to_end(int(case_id))
+        while len(self._targets) > _TARGETS_KEPT:
+            self._targets.popitem(last=False)
 
     def _steps(
         self,

@@ -349,17 +349,19 @@ class CaseRepository:
             # halves the writes to the table's eleven indexes.
             insert_many(self._session, core_table(CaseRow), [_new_case_values(c) for c in cases])
 
-    def lock_cases(self, case_ids: Iterable[int]) -> None:
-        """Lock the cases' rows until commit (PostgreSQL); NotFound names a missing case."""
+    def lock_cases(self, case_ids: Iterable[int]) -> dict[int, int]:
+        """Lock the cases' rows until commit (PostgreSQL), in id order; returns each case's
+        `last_seq` as its projection has it. NotFound names a missing case."""
         wanted = sorted(set(case_ids))
-        query = select(CaseRow.id).where(among(self._session, CaseRow.id, wanted))
+        query = select(CaseRow.id, CaseRow.last_seq).where(among(self._session, CaseRow.id, wanted))
         query = query.order_by(CaseRow.id)
         if self._postgres:
             query = query.with_for_update()
-        found = set(self._session.scalars(query))
+        found: dict[int, int] = dict(self._session.execute(query).tuples().all())
         for case_id in wanted:
             if case_id not in found:
                 raise NotFound("case 工单", case_id)
+        return found
 
     def exists(self, case_id: int) -> bool:
         return self._session.get(CaseRow, case_id) is not None
@@ -371,21 +373,17 @@ class CaseRepository:
         )
         return [_event(r) for r in rows]
 
-    def events_of(
-        self, case_ids: Sequence[int], *, lock: bool = False
-    ) -> dict[int, list[CaseEvent]]:
-        """The events of several cases, each case's oldest first; with `lock`, their rows are
-        locked first (`lock_cases`)."""
+    def events_of(self, case_ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
+        """The events of several cases, each case's oldest first."""
         grouped: dict[int, list[CaseEvent]] = defaultdict(list)
         events = core_table(CaseEventRow)
         wanted = sorted(set(case_ids))
         for chunk_start in range(0, len(wanted), 500):
-            chunk = wanted[chunk_start : chunk_start + 500]
-            if lock:
-                self.lock_cases(chunk)
             rows = self._session.execute(
                 select(events)
-                .where(among(self._session, events.c.case_id, chunk))
+                .where(
+                    among(self._session, events.c.case_id, wanted[chunk_start : chunk_start + 500])
+                )
                 .order_by(events.c.case_id, events.c.seq)
             )
             for row in rows:

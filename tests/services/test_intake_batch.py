@@ -144,6 +144,28 @@ def test_a_duplicate_of_a_case_rejected_meanwhile_keeps_its_own_case_and_says_wh
     assert world.cases.verify_audit().intact
 
 
+def test_a_case_that_many_reports_merge_into_is_read_again_whenever_it_moved_on(
+    world: IntakeWorld, index_dir: Path, tmp_path: Path
+) -> None:
+    """The merge targets' states kept between batches must never stand in for a newer one: a
+    merge decided on a stale state would be refused by the store, or merge into a closed case."""
+    first = world.service.receive("citizen_app", app_report(1))
+    assert first.case_id is not None
+    kept = world.service.receive("police_110", police_report(1))  # this process keeps its state
+    other = another_process(world, index_dir, tmp_path)
+    elsewhere = other.receive("police_110", police_report(2))  # moved on in another process
+    again = world.service.receive("citizen_app", app_report(2))
+    assert [r.duplicate_of for r in (kept, elsewhere, again)] == [first.case_id] * 3
+    world.cases.perform(first.case_id, RejectCase(reason="职能不符 / not ours"), SHIFT)
+
+    late = world.service.receive("police_110", police_report(3))
+
+    assert late.duplicate_of is None and late.case_id != first.case_id
+    assert any(w.startswith("merge_refused") for w in late.warnings)
+    assert world.cases.case(first.case_id, SHIFT).state is CaseState.REJECTED
+    assert world.cases.verify_audit().intact
+
+
 def test_two_processes_racing_on_one_report_store_it_once(
     world: IntakeWorld, index_dir: Path, tmp_path: Path
 ) -> None:

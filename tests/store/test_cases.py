@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridgov.core.errors import NotFound
 from gridgov.store.cases import CaseRepository, ConcurrentChange, ReportExists
 from gridgov.store.tables import CaseEventRow, CaseRow, ReportRow
 from gridgov.workflow.events import GENESIS, verify_chain
@@ -97,20 +98,25 @@ def test_an_event_with_a_taken_case_seq_is_refused_and_the_head_stays(
         assert repo.head().global_seq == 2
 
 
-def test_events_read_with_lock_hold_the_cases_rows_until_commit(
+def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions.begin() as s:
         repo = CaseRepository(s)
         first = _open(repo, repo.add_report(**REPORT_FIELDS))
         second = _open(repo, repo.add_report(**{**REPORT_FIELDS, "external_id": "X-2"}))
+        filed = repo.append(decide(first, FileCase(category_code="C0105"), INTAKE, NOW))
+        repo.save_projection(int(first.id), Case.replay([*repo.events(int(first.id))]), None)
     ids = [int(second.id), int(first.id), int(second.id)]
     with sessions() as s:
-        read = CaseRepository(s).events_of(ids, lock=True)
-        assert {k: Case.replay(v) for k, v in read.items()} == {
-            int(first.id): first,
-            int(second.id): second,
+        repo = CaseRepository(s)
+        assert repo.lock_cases(ids) == {int(first.id): filed[-1].seq, int(second.id): 1}
+        read = repo.events_of(ids)
+        assert {k: [e.seq for e in v] for k, v in read.items()} == {
+            int(first.id): [1, 2],
+            int(second.id): [1],
         }
+        assert Case.replay(read[int(second.id)]) == second
         if s.get_bind().dialect.name == "postgresql":
             with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
                 other.execute(
@@ -118,3 +124,5 @@ def test_events_read_with_lock_hold_the_cases_rows_until_commit(
                     .where(CaseRow.id == int(first.id))
                     .with_for_update(nowait=True)
                 )
+        with pytest.raises(NotFound):
+            repo.lock_cases([int(first.id), 9999])
