@@ -64,6 +64,7 @@ from gridgov.workflow.model import (
     MergeCase,
     ReportCase,
 )
+from gridgov.workflow.replay import apply
 from gridgov.workflow.transitions import ActionRefused
 
 Step = tuple[str, Command, Actor]
@@ -268,20 +269,28 @@ class IntakeWriter:
 
         A case that many reports merge into (a burst main draws dozens of calls within the
         hour) would be replayed from all its events, more with each merge, for every one of
-        them; so the state last seen is kept here and read again only when the case has moved
-        on since (its projection's `last_seq`, read with the lock, says so)."""
+        them; so the state last seen is kept here, and only the events appended since (by
+        another process, or a person) are read and applied: the projection's `last_seq`, read
+        with the lock, says whether there are any."""
         last_seq = repo.cases.lock_cases(targets)
-        stale = [
-            t for t in targets if t not in self._targets or self._targets[t].seq != last_seq[t]
-        ]
-        events = repo.cases.events_of(stale) if stale else {}
+        kept = {
+            t: self._targets[t]
+            for t in targets
+            if t in self._targets and self._targets[t].seq <= last_seq[t]
+        }
+        behind = {
+            t: kept[t].seq if t in kept else 0
+            for t in targets
+            if t not in kept or kept[t].seq < last_seq[t]
+        }
+        events = repo.cases.events_after(behind) if behind else {}
         known: dict[str, Case] = {}
         for target in targets:
-            if target in events:
-                known[str(target)] = Case.replay(events[target])
-            elif target not in stale:
-                self._targets.move_to_end(target)
-                known[str(target)] = self._targets[target]
+            case = kept.get(target)
+            for event in events.get(target, ()):
+                case = apply(case, event)
+            if case is not None:
+                known[str(target)] = case
         return known
 
     def _forget(self, added: list[str], known: Mapping[str, Case]) -> None:

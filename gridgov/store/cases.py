@@ -28,7 +28,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Dialect,
+    Integer,
     Table,
+    and_,
     any_,
     bindparam,
     func,
@@ -198,6 +200,9 @@ def pipelined(session: Session) -> Iterator[None]:
     assert driver is not None
     with driver.pipeline():
         yield
+
+
+INT_ARRAY = postgresql.ARRAY(Integer)
 
 
 def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
@@ -386,6 +391,32 @@ class CaseRepository:
                 )
                 .order_by(events.c.case_id, events.c.seq)
             )
+            for row in rows:
+                grouped[row.case_id].append(_event(row))
+        return grouped
+
+    def events_after(self, after: Mapping[int, int]) -> dict[int, list[CaseEvent]]:
+        """Each case's events after the sequence number `after` gives it (0 for all of them),
+        oldest first: what a caller holding an earlier state of the case has yet to apply."""
+        grouped: dict[int, list[CaseEvent]] = defaultdict(list)
+        events = core_table(CaseEventRow)
+        wanted = sorted(after.items())
+        for chunk_start in range(0, len(wanted), 500):
+            chunk = wanted[chunk_start : chunk_start + 500]
+            if self._postgres:
+                # One statement text for any number of cases (see `among`): pairs from arrays.
+                pairs = select(
+                    func.unnest(bindparam(None, [c for c, _ in chunk], type_=INT_ARRAY)).label("c"),
+                    func.unnest(bindparam(None, [s for _, s in chunk], type_=INT_ARRAY)).label("s"),
+                ).subquery()
+                query = select(events).join(
+                    pairs, and_(events.c.case_id == pairs.c.c, events.c.seq > pairs.c.s)
+                )
+            else:
+                query = select(events).where(
+                    or_(*(and_(events.c.case_id == c, events.c.seq > s) for c, s in chunk))
+                )
+            rows = self._session.execute(query.order_by(events.c.case_id, events.c.seq))
             for row in rows:
                 grouped[row.case_id].append(_event(row))
         return grouped

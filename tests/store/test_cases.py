@@ -117,6 +117,12 @@ def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
             int(second.id): [1],
         }
         assert Case.replay(read[int(second.id)]) == second
+        after = repo.events_after({int(first.id): 1, int(second.id): 0, 9999: 0})
+        assert {k: [e.seq for e in v] for k, v in after.items()} == {
+            int(first.id): [2],
+            int(second.id): [1],
+        }
+        assert after[int(first.id)] == filed
         if s.get_bind().dialect.name == "postgresql":
             with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
                 other.execute(
