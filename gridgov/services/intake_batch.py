@@ -2,18 +2,19 @@
 
 Inside the transaction, in this order (the store's lock order: write lock, case rows, audit head):
 
-    take turns, with case ids (`begin_intake`) → catch up with other processes' reports
-    → reserve report ids → deduplicate (merge targets locked as their events are read)
-    → decide the case loop's commands → lock the audit head → write: the new cases with their
-    projection, the sealed events, the head, the other projections, an anchor, the reports
+    take the turn (`begin_intake`): case ids, then the turn itself, the reports other processes
+    stored meanwhile and report ids → deduplicate → lock the merge targets, read their events
+    since this process last saw them, lock the audit head → decide the case loop's commands →
+    write: the new cases with their projection, the sealed events, the head, the other
+    projections, an anchor, the reports
 
 Reserving the ids first lets everything be decided before anything is written: each new case is
 inserted once, finished, rather than as a placeholder updated later, and each report is inserted
 with the final record of what happened to it (a merge refused because its target closed
-meanwhile included). With nothing left to decide, the writes go to PostgreSQL as one pipeline
-(`IntakeRepository.writes_together`): the turn, which every process's batches wait for, holds
-about seven round trips instead of fifteen. A failure anywhere undoes the whole batch, the
-index's additions too.
+meanwhile included). Every process's batches wait for the one holding the turn, so on PostgreSQL
+the statements of each arrow above go as one round trip (psycopg pipelines: `read_together`,
+`IntakeRepository.writes_together`): with the commit, four round trips in the turn where there
+were fifteen. A failure anywhere undoes the whole batch, the index's additions too.
 
 The duplicate index lives in this process. It is built on first use from the located reports of
 the store's open cases within the finder's window, so a restarted process knows what came before,
@@ -21,7 +22,7 @@ and then follows every batch: its own as it decides them, and those of the other
 writing to the same store as each batch begins. Batches of all processes take turns from their
 first statement (`IntakeRepository.begin_intake`) and reserve report ids in that order, so the
 reports above the highest id this index has seen are exactly the ones it missed; reading them is
-one query on the primary key. What it still misses, each a missed merge (a second dispatch, never
+one query on the primary key (each names the case its batch joined, `duplicate_of`). What it still misses, each a missed merge (a second dispatch, never
 a wrong merge): reports placed by hand in another process (their ids are old) and reports stored
 by the case loop's own path (`CaseService.report`, which does not take the intake lock). Cases
 closed since their reports were indexed stay in it until those age out; a merge finds such a
@@ -53,7 +54,8 @@ from gridgov.services.intake_decisions import (
     report_row,
 )
 from gridgov.services.intake_receipts import IntakeReceipt, LocatedBy
-from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository, StoredSignature
+from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository, StoredSignature, Turn
+from gridgov.workflow.events import ChainHead
 from gridgov.workflow.model import (
     Actor,
     Case,
@@ -129,20 +131,19 @@ class IntakeWriter:
             with self._sessions.begin() as session:
                 repo = IntakeRepository(session)
                 located = [i for i in items if i.located]
-                case_ids = repo.begin_intake(new_cases=len(located))
-                for item, case_id in zip(located, case_ids, strict=True):
+                turn = self._begin(repo, now, new_cases=len(located), new_reports=len(items))
+                for item, case_id in zip(located, turn.case_ids, strict=True):
                     item.case_id = case_id
+                report_ids = turn.report_ids
                 dedup_started = time.perf_counter()
-                seen_id = self._catch_up(repo, index, now, added)
+                seen_id = self._catch_up(turn, index, added)
+                known, head = self._deduplicate(repo, index, located, now, added)
                 dedup_seconds = time.perf_counter() - dedup_started
-                report_ids = repo.reserve_report_ids(len(items))
-                dedup_started = time.perf_counter()
-                known = self._deduplicate(repo, index, located, now, added)
-                dedup_seconds += time.perf_counter() - dedup_started
                 steps = self._steps(items, report_ids, known, now)
                 new_cases = {str(i.case_id): (i.placement.lon, i.placement.lat) for i in located}
                 audit_started = time.perf_counter()
-                head = repo.cases.lock_head() if steps else None
+                if head is None and steps:
+                    head = repo.cases.lock_head()
                 with repo.writes_together(new_cases.keys() | known.keys()):
                     final, refused = self._cases.apply_batch(
                         repo.cases, known, steps, now, new_cases=new_cases, head=head
@@ -191,11 +192,12 @@ class IntakeWriter:
             try:
                 with self._sessions.begin() as session:
                     repo = IntakeRepository(session)
-                    item.case_id = repo.begin_intake(new_cases=1)[0]
+                    turn = self._begin(repo, now, new_cases=1, new_reports=0)
+                    item.case_id = turn.case_ids[0]
                     if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
                         raise AlreadyLocated(report_id, None)
-                    seen_id = self._catch_up(repo, index, now, added)
-                    known = self._deduplicate(repo, index, [item], now, added)
+                    seen_id = self._catch_up(turn, index, added)
+                    known, _ = self._deduplicate(repo, index, [item], now, added)
                     steps = self._steps([item], [report_id], known, now, reporter=actor)
                     final, refused = self._cases.apply_batch(
                         repo.cases, known, steps, now, new_cases={str(item.case_id): (lon, lat)}
@@ -220,14 +222,24 @@ class IntakeWriter:
                 self._index = self._warm_index()
             return self._index
 
-    def _catch_up(
-        self, repo: IntakeRepository, index: RecentIndex, now: datetime, added: list[str]
-    ) -> int:
-        """Add the reports other processes stored since this index last looked; returns the
-        highest report id now accounted for. Call holding `begin_intake`."""
+    def _begin(
+        self, repo: IntakeRepository, now: datetime, *, new_cases: int, new_reports: int
+    ) -> Turn:
+        """Take the intake turn with ids for the batch and the reports stored elsewhere since
+        this index last looked."""
+        return repo.begin_intake(
+            new_cases=new_cases,
+            new_reports=new_reports,
+            since=now - self._finder.window,
+            after_id=self._seen_id,
+            open_states=_open_states(),
+        )
+
+    def _catch_up(self, turn: Turn, index: RecentIndex, added: list[str]) -> int:
+        """Add the reports other processes stored since this index last looked (read as the
+        turn began); returns the highest report id now accounted for."""
         highest = self._seen_id
-        since = now - self._finder.window
-        for row in repo.open_case_signatures(since, _open_states(), after_id=self._seen_id):
+        for row in turn.caught_up:
             highest = max(highest, row.id)
             signature = _signature(row)
             if signature.id not in index:
@@ -242,9 +254,10 @@ class IntakeWriter:
         located: list[ReportInProgress],
         now: datetime,
         added: list[str],
-    ) -> dict[str, Case]:
+    ) -> tuple[dict[str, Case], ChainHead | None]:
         """Decide each report's duplicate against the index (and the batch before it); returns the
-        current state of the existing cases that reports will merge into, locked."""
+        current state of the existing cases that reports will merge into, locked, and the audit
+        head if it was locked with them."""
         index.evict(now)
         ours = {str(i.case_id) for i in located}
         for item in located:
@@ -261,29 +274,23 @@ class IntakeWriter:
             {i.duplicate_of for i in located if i.duplicate_of is not None} - {int(c) for c in ours}
         )
         if not targets:
-            return {}
+            return {}, None
         return self._merge_targets(repo, targets)
 
-    def _merge_targets(self, repo: IntakeRepository, targets: list[int]) -> dict[str, Case]:
-        """The current state of the existing cases that reports will merge into, locked.
+    def _merge_targets(
+        self, repo: IntakeRepository, targets: list[int]
+    ) -> tuple[dict[str, Case], ChainHead]:
+        """The current state of the existing cases that reports will merge into, locked, and
+        the audit head, locked after them (one round trip on PostgreSQL: `lock_for_merge`).
 
         A case that many reports merge into (a burst main draws dozens of calls within the
         hour) would be replayed from all its events, more with each merge, for every one of
         them; so the state last seen is kept here, and only the events appended since (by
-        another process, or a person) are read and applied: the projection's `last_seq`, read
-        with the lock, says whether there are any."""
-        last_seq = repo.cases.lock_cases(targets)
-        kept = {
-            t: self._targets[t]
-            for t in targets
-            if t in self._targets and self._targets[t].seq <= last_seq[t]
-        }
-        behind = {
-            t: kept[t].seq if t in kept else 0
-            for t in targets
-            if t not in kept or kept[t].seq < last_seq[t]
-        }
-        events = repo.cases.events_after(behind) if behind else {}
+        another process, or a person) are read and applied."""
+        kept = {t: self._targets[t] for t in targets if t in self._targets}
+        _, events, head = repo.cases.lock_for_merge(
+            {t: kept[t].seq if t in kept else 0 for t in targets}
+        )
         known: dict[str, Case] = {}
         for target in targets:
             case = kept.get(target)
@@ -291,7 +298,7 @@ class IntakeWriter:
                 case = apply(case, event)
             if case is not None:
                 known[str(target)] = case
-        return known
+        return known, head
 
     def _forget(self, added: list[str], known: Mapping[str, Case]) -> None:
         """Undo what a failed batch told this process: its index additions, and the states of

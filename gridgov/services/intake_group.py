@@ -1,8 +1,8 @@
 """Group commit: single reports that arrive together are stored in one transaction.
 
 A channel that pushes one report per request would otherwise pay a whole transaction per report:
-about fourteen round trips to PostgreSQL, a disk flush at commit, and a turn on the audit chain's
-head row, which every writer of every process takes in turn. While one group is being stored, the
+five round trips to PostgreSQL, a disk flush at commit, and the intake turn, which every intake
+writer of every process takes in turn (intake_batch). While one group is being stored, the
 reports arriving meanwhile wait in a queue; when it commits, the first of them leads the next
 group with everything that queued up. Under light traffic a group is one report and nothing
 waits; under heavy traffic the transaction's cost is shared by the group.

@@ -22,9 +22,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     JSON,
     Dialect,
@@ -213,6 +214,24 @@ def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
     if session.get_bind().dialect.name != "postgresql":
         return column.in_(values)
     return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+
+
+def read_together(
+    session: Session, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[Any]]:
+    """Run PostgreSQL statements, in order, as one round trip (a psycopg pipeline) and return
+    each one's rows as named tuples. Each runs as it would alone: a lock one of them waits for
+    is held when the next runs, and the next one's snapshot is taken after it was granted. The
+    driver's own types come back (an aware datetime in the session's zone, JSON parsed)."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    cursors = []
+    with driver.pipeline():
+        for sql, params in statements:
+            cursor = driver.cursor(row_factory=namedtuple_row)
+            cursor.execute(sql, params)
+            cursors.append(cursor)
+    return [cursor.fetchall() for cursor in cursors]
 
 
 def violated_table(error: BaseException) -> str | None:
@@ -420,6 +439,33 @@ class CaseRepository:
             for row in rows:
                 grouped[row.case_id].append(_event(row))
         return grouped
+
+    def lock_for_merge(
+        self, after: Mapping[int, int]
+    ) -> tuple[dict[int, int], dict[int, list[CaseEvent]], ChainHead]:
+        """Before merging reports into existing cases: lock their rows (`lock_cases`: their
+        `last_seq`), read their events after the sequence number `after` gives each
+        (`events_after`), then lock the audit head (`lock_head`), in the store's lock order.
+        On PostgreSQL the three are one round trip (`read_together`)."""
+        if not self._postgres or len(after) > 500:
+            return self.lock_cases(after), self.events_after(after), self.lock_head()
+        ids = sorted(after)
+        locked, rows, head = read_together(
+            self._session,
+            [
+                (_LOCK_CASES, (ids,)),
+                (_EVENTS_AFTER, (ids, [after[i] for i in ids])),
+                (_LOCK_HEAD, ()),
+            ],
+        )
+        last_seq = {row.id: row.last_seq for row in locked}
+        for case_id in ids:
+            if case_id not in last_seq:
+                raise NotFound("case 工单", case_id)
+        grouped: dict[int, list[CaseEvent]] = defaultdict(list)
+        for row in rows:
+            grouped[row.case_id].append(_event(row))
+        return last_seq, grouped, ChainHead(head[0].global_seq, head[0].hash)
 
     def case(self, case_id: int) -> Case:
         """The case its events describe (the events, not the projection, are the truth)."""
@@ -664,6 +710,17 @@ def stored_report(row: ReportRow) -> StoredReport:
     )
 
 
+# `lock_for_merge`'s statements, as `lock_cases`, `events_after` and `lock_head` write them.
+_LOCK_CASES = "select id, last_seq from cases where id = any(%s) order by id for update"
+_EVENTS_AFTER = (
+    "select e.id, e.global_seq, e.case_id, e.seq, e.action, e.kind, e.actor_id, e.role, e.at,"
+    " e.reason, e.payload, e.prev_hash, e.hash from case_events e"
+    " join unnest(%s::integer[], %s::integer[]) as wanted(case_id, after)"
+    " on e.case_id = wanted.case_id and e.seq > wanted.after order by e.case_id, e.seq"
+)
+_LOCK_HEAD = "select global_seq, hash from audit_head where id = 1 for update"
+
+
 def _event_values(event: CaseEvent) -> dict[str, Any]:
     return {
         "global_seq": event.global_seq,
@@ -682,14 +739,15 @@ def _event_values(event: CaseEvent) -> dict[str, Any]:
 
 
 def _event(row: Any) -> CaseEvent:
-    """An event from its row, mapped (`CaseEventRow`) or plain."""
+    """An event from its row: mapped (`CaseEventRow`), Core, or the driver's own (its time in
+    the session's zone)."""
     return CaseEvent(
         case_id=str(row.case_id),
         seq=row.seq,
         action=Action(row.action),
         actor_id=row.actor_id,
         role=Role(row.role),
-        at=row.at,
+        at=row.at.astimezone(UTC),
         reason=row.reason,
         payload=row.payload,
         global_seq=row.global_seq,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from gridgov.store.cases import (
     core_table,
     insert_many,
     pipelined,
+    read_together,
     reserve_ids,
     stored_report,
     violated_table,
@@ -79,22 +80,50 @@ class IntakeRepository:
         self._session = session
         self.cases = CaseRepository(session)
 
-    def begin_intake(self, new_cases: int = 0) -> list[int]:
-        """Become the intake writer until commit, with ids reserved for `new_cases` new cases
-        (`CaseRepository.reserve_case_ids`); must be the transaction's first call.
+    def begin_intake(
+        self,
+        *,
+        new_cases: int,
+        new_reports: int,
+        since: datetime,
+        after_id: int,
+        open_states: Sequence[str],
+    ) -> Turn:
+        """Become the intake writer until commit; must be the transaction's first call. Reserves
+        ids for `new_cases` cases and `new_reports` reports, and reads the reports other
+        processes stored above `after_id` (`open_case_signatures`).
 
         On SQLite the database write lock does it. On PostgreSQL an advisory lock makes intake
         batches of every process take turns from here on, not only at the audit chain's head
         (which they reach later anyway): each sees every report the ones before it committed,
-        and reserves its report ids after them. The case ids need no turn there (their sequence
-        hands each out once), so they are taken before it, one round trip fewer in the turn.
+        and reserves its report ids after them. There the case ids, which need no turn (their
+        sequence hands each out once), are taken before it; the lock, the read and the report
+        ids then go as one round trip (`read_together`).
         """
         if self._session.get_bind().dialect.name != "postgresql":
             self.cases.begin_write()
-            return self.cases.reserve_case_ids(new_cases)
+            return Turn(
+                self.cases.reserve_case_ids(new_cases),
+                self.reserve_report_ids(new_reports),
+                self.open_case_signatures(since, open_states, after_id=after_id),
+            )
         case_ids = self.cases.reserve_case_ids(new_cases)
-        self._session.execute(text("select pg_advisory_xact_lock(:key)"), {"key": INTAKE_LOCK_KEY})
-        return case_ids
+        _, reports, report_ids = read_together(
+            self._session,
+            [
+                ("select pg_advisory_xact_lock(%s)", (INTAKE_LOCK_KEY,)),
+                (_CAUGHT_UP, (after_id, since)),
+                (_RESERVE_REPORT_IDS, (new_reports,)),
+            ],
+        )
+        return Turn(
+            case_ids,
+            sorted(row.id for row in report_ids),
+            [
+                _caught_up(row._replace(reported_at=row.reported_at.astimezone(UTC)))
+                for row in reports
+            ],
+        )
 
     # Reports
 
@@ -197,9 +226,9 @@ class IntakeRepository:
     def open_case_signatures(
         self, since: datetime, open_states: Sequence[str], *, after_id: int = 0
     ) -> list[StoredSignature]:
-        """Located reports since `since` whose case (or the case it merged into) is open and
-        whose id is above `after_id`, for warming the dedup index and catching up with other
-        processes."""
+        """Located reports since `since` whose case (or the case it merged into) is open, for
+        warming the dedup index; with `after_id`, those above it, for catching up with other
+        processes (their cases taken as open, see below)."""
         wanted = [*open_states, "merged"]
         columns = [getattr(ReportRow, name) for name in SIGNATURE_COLUMNS]
         recent = (ReportRow.reported_at >= since, ReportRow.lon.is_not(None))
@@ -211,27 +240,15 @@ class IntakeRepository:
                 .order_by(ReportRow.id)
             )
             return [StoredSignature(**row._mapping) for row in rows]
-        # A catch-up reads the few reports above `after_id` first, then their cases by id:
-        # joined, the planner may hash every open case to find the cases of a dozen reports.
-        reports = self._session.execute(
+        # A catch-up (inside the intake turn, which every process waits for) reads only the
+        # reports: each was stored moments ago by a batch that recorded the case it joined
+        # (`duplicate_of`), and its case is open but for one closed in those moments, which a
+        # merge finds closed when it locks it. Reading the cases too cost a round trip, and the
+        # join made PostgreSQL hash every open case to find the cases of a dozen reports.
+        rows = self._session.execute(
             select(*columns).where(ReportRow.id > after_id, *recent).order_by(ReportRow.id)
-        ).all()
-        case_ids = sorted({r.case_id for r in reports if r.case_id is not None})
-        if not case_ids:
-            return []
-        cases = {
-            row.id: row.merged_into
-            for row in self._session.execute(
-                select(CaseRow.id, CaseRow.merged_into).where(
-                    among(self._session, CaseRow.id, case_ids), CaseRow.state.in_(wanted)
-                )
-            )
-        }
-        return [
-            StoredSignature(**r._mapping, merged_into=cases[r.case_id])
-            for r in reports
-            if r.case_id in cases
-        ]
+        )
+        return [_caught_up(row) for row in rows if row.case_id is not None]
 
     # API keys
 
@@ -259,6 +276,32 @@ class IntakeRepository:
             row.revoked_at = at
             self._session.flush()
         return _key(row)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What `begin_intake` hands the batch that now holds the intake turn."""
+
+    case_ids: list[int]
+    report_ids: list[int]
+    caught_up: list[StoredSignature]  # other processes' reports since the batch's `after_id`
+
+
+# `begin_intake`'s statements on PostgreSQL, as `open_case_signatures` (catching up) and
+# `reserve_report_ids` write them.
+_CAUGHT_UP = (
+    f"select {', '.join(SIGNATURE_COLUMNS)} from reports where id > %s and reported_at >= %s"
+    " and lon is not null and case_id is not null order by id"
+)
+_RESERVE_REPORT_IDS = (
+    "select nextval(pg_get_serial_sequence('reports', 'id')) as id from generate_series(1, %s)"
+)
+
+
+def _caught_up(row: Any) -> StoredSignature:
+    """A report another process stored, indexed under the case its batch said it joined."""
+    fields = {name: getattr(row, name) for name in SIGNATURE_COLUMNS}
+    return StoredSignature(**fields, merged_into=(row.intake or {}).get("duplicate_of"))
 
 
 def _report_exists() -> ReportExists:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.errors import NotFound
 from gridgov.store.cases import CaseRepository, ConcurrentChange, ReportExists
-from gridgov.store.tables import CaseEventRow, CaseRow, ReportRow
+from gridgov.store.tables import AuditHeadRow, CaseEventRow, CaseRow, ReportRow
 from gridgov.workflow.events import GENESIS, verify_chain
 from gridgov.workflow.model import Actor, Case, FileCase, ReportCase, Role
 from gridgov.workflow.transitions import decide
@@ -132,3 +132,30 @@ def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
                 )
         with pytest.raises(NotFound):
             repo.lock_cases([int(first.id), 9999])
+
+
+def test_cases_locked_for_a_merge_answer_their_new_events_and_hold_the_head(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = CaseRepository(s)
+        first = _open(repo, repo.add_report(**REPORT_FIELDS))
+        second = _open(repo, repo.add_report(**{**REPORT_FIELDS, "external_id": "X-2"}))
+        filed = repo.append(decide(first, FileCase(category_code="C0105"), INTAKE, NOW))
+        repo.save_projection(int(first.id), Case.replay([*repo.events(int(first.id))]), None)
+    with sessions.begin() as s:
+        repo = CaseRepository(s)
+        last_seq, events, head = repo.lock_for_merge({int(first.id): 1, int(second.id): 0})
+        assert last_seq == {int(first.id): 2, int(second.id): 1}
+        assert events[int(first.id)] == filed
+        assert Case.replay(events[int(second.id)]) == second
+        assert head == repo.head() and head.global_seq == 3
+        if s.get_bind().dialect.name == "postgresql":
+            for query in (
+                select(CaseRow.id).where(CaseRow.id == int(second.id)),
+                select(AuditHeadRow.id),
+            ):
+                with sessions() as other, pytest.raises(OperationalError, match="could not"):
+                    other.execute(query.with_for_update(nowait=True))
+    with pytest.raises(NotFound), sessions.begin() as s:
+        CaseRepository(s).lock_for_merge({int(first.id): 0, 9999: 0})

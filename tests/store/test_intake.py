@@ -3,7 +3,7 @@ finished, reports inserted many at a time, stored reports found among many keys.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -79,6 +79,41 @@ def test_reserved_ids_come_after_the_stored_ones_and_are_never_handed_out_twice(
         repo = IntakeRepository(s)
         repo.cases.begin_write()
         assert min(repo.cases.reserve_case_ids(2)) > max(case_ids)
+
+
+def test_the_intake_turn_begins_with_ids_and_the_reports_stored_since_a_given_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    since = NOW - timedelta(hours=72)
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        case_id = repo.cases.open_case(NOW, 113.6, 34.7)
+        ids = repo.reserve_report_ids(6)
+        repo.add_reports(
+            [
+                report_row(ids[0], "old", case_id),  # at or below `after_id`
+                report_row(ids[1], "own", case_id, intake={"accuracy_m": 25.0}),
+                report_row(ids[2], "joined", case_id, intake={"duplicate_of": 4242}),
+                report_row(ids[3], "unlocated", None, lon=None, lat=None),
+                report_row(ids[4], "stale", case_id, reported_at=since - timedelta(seconds=1)),
+                report_row(ids[5], "no case", None),
+            ]
+        )
+    with sessions.begin() as s:
+        turn = IntakeRepository(s).begin_intake(
+            new_cases=2, new_reports=3, since=since, after_id=ids[0], open_states=["reported"]
+        )
+    assert [(r.external_id, r.case_id, r.merged_into) for r in turn.caught_up] == [
+        ("own", case_id, None),
+        ("joined", case_id, 4242),
+    ]
+    own = turn.caught_up[0]
+    assert (own.id, own.lon, own.lat, own.reported_at) == (ids[1], 113.6, 34.7, NOW)
+    assert own.intake == {"accuracy_m": 25.0} and own.text == "金水路路灯不亮"
+    assert len(turn.case_ids) == 2 and min(turn.case_ids) > case_id
+    assert len(turn.report_ids) == 3 and min(turn.report_ids) > max(ids)
+    assert turn.report_ids == sorted(turn.report_ids)
 
 
 def test_a_new_case_is_inserted_with_its_projection_before_its_events(
