@@ -522,11 +522,11 @@ def write_doc(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"in-process intake / HTTP intake at c=1 = {inproc['per_s'] / results['ramp'][0].per_s:.1f}×.",
         "- Where one report's time goes in-process (ms per report): "
         + ", ".join(f"{k} {v:.2f}" for k, v in inproc["stages"].items())
-        + ". Deduplicate, store and audit are five round trips to PostgreSQL in one "
+        + ". Deduplicate, store and audit are four round trips to PostgreSQL in one "
         "transaction: case ids; the intake turn with the read of other processes' new reports "
         "and report ids; the merge targets' locks with their new events and the audit chain's "
-        "head; every write of the group; commit (psycopg pipelines, docs/intake.md). A `select "
-        "1` in a tight loop "
+        "head; every write of the group with the commit (psycopg pipelines, docs/intake.md). A "
+        "`select 1` in a tight loop "
         "takes the time in the baseline table, but inside the pipeline each round trip waits for "
         "the other processes to be scheduled on the same 2 cores. Intake transactions of every "
         "process take turns, so single reports arriving together are stored a group at a time "

@@ -6,15 +6,15 @@ Inside the transaction, in this order (the store's lock order: write lock, case 
     stored meanwhile and report ids → deduplicate → lock the merge targets, read their events
     since this process last saw them, lock the audit head → decide the case loop's commands →
     write: the new cases with their projection, the sealed events, the head, the other
-    projections, an anchor, the reports
+    projections, an anchor, the reports → commit
 
 Reserving the ids first lets everything be decided before anything is written: each new case is
 inserted once, finished, rather than as a placeholder updated later, and each report is inserted
 with the final record of what happened to it (a merge refused because its target closed
 meanwhile included). Every process's batches wait for the one holding the turn, so on PostgreSQL
 the statements of each arrow above go as one round trip (psycopg pipelines: `read_together`,
-`IntakeRepository.writes_together`): with the commit, four round trips in the turn where there
-were fifteen. A failure anywhere undoes the whole batch, the index's additions too.
+`IntakeRepository.writes_together`, which also commits): three round trips in the turn where
+there were fifteen. A failure anywhere undoes the whole batch, the index's additions too.
 
 The duplicate index lives in this process. It is built on first use from the located reports of
 the store's open cases within the finder's window, so a restarted process knows what came before,

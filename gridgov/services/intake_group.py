@@ -1,7 +1,7 @@
 """Group commit: single reports that arrive together are stored in one transaction.
 
 A channel that pushes one report per request would otherwise pay a whole transaction per report:
-five round trips to PostgreSQL, a disk flush at commit, and the intake turn, which every intake
+four round trips to PostgreSQL, a disk flush at commit, and the intake turn, which every intake
 writer of every process takes in turn (intake_batch). While one group is being stored, the
 reports arriving meanwhile wait in a queue; when it commits, the first of them leads the next
 group with everything that queued up. Under light traffic a group is one report and nothing

@@ -156,12 +156,21 @@ class IntakeRepository:
 
     @contextmanager
     def writes_together(self, case_ids: Iterable[str]) -> Iterator[None]:
-        """Run a batch's inserts and updates as one round trip (`pipelined`). A unique key taken
-        meanwhile shows only at the end; it is answered as the statement alone would be: a
-        report key as `ReportExists`, an event sequence of `case_ids` as `ConcurrentChange`."""
+        """Run a batch's last statements, its inserts and updates, and commit it, as one round
+        trip on PostgreSQL (`pipelined`); nothing may follow in the transaction. On SQLite the
+        caller's transaction commits as usual. A unique key taken meanwhile shows only at the
+        end; it is answered as the statement alone would be: a report key as `ReportExists`, an
+        event sequence of `case_ids` as `ConcurrentChange`, and nothing is stored."""
         try:
             with pipelined(self._session):
                 yield
+                if self._session.get_bind().dialect.name == "postgresql":
+                    # The commit goes with the writes: psycopg sends COMMIT down the pipeline and
+                    # waits for all of it at once. The session's own commit then finds the
+                    # transaction over and does nothing.
+                    driver = self._session.connection().connection.driver_connection
+                    assert driver is not None
+                    driver.commit()
         except (IntegrityError, psycopg.IntegrityError) as exc:
             table = violated_table(exc)
             if table == "reports":
