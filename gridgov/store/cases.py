@@ -29,7 +29,6 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     JSON,
     Dialect,
-    Integer,
     Table,
     and_,
     any_,
@@ -201,9 +200,6 @@ def pipelined(session: Session) -> Iterator[None]:
     assert driver is not None
     with driver.pipeline():
         yield
-
-
-INT_ARRAY = postgresql.ARRAY(Integer)
 
 
 def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
@@ -422,20 +418,11 @@ class CaseRepository:
         wanted = sorted(after.items())
         for chunk_start in range(0, len(wanted), 500):
             chunk = wanted[chunk_start : chunk_start + 500]
-            if self._postgres:
-                # One statement text for any number of cases (see `among`): pairs from arrays.
-                pairs = select(
-                    func.unnest(bindparam(None, [c for c, _ in chunk], type_=INT_ARRAY)).label("c"),
-                    func.unnest(bindparam(None, [s for _, s in chunk], type_=INT_ARRAY)).label("s"),
-                ).subquery()
-                query = select(events).join(
-                    pairs, and_(events.c.case_id == pairs.c.c, events.c.seq > pairs.c.s)
-                )
-            else:
-                query = select(events).where(
-                    or_(*(and_(events.c.case_id == c, events.c.seq > s) for c, s in chunk))
-                )
-            rows = self._session.execute(query.order_by(events.c.case_id, events.c.seq))
+            rows = self._session.execute(
+                select(events)
+                .where(or_(*(and_(events.c.case_id == c, events.c.seq > s) for c, s in chunk)))
+                .order_by(events.c.case_id, events.c.seq)
+            )
             for row in rows:
                 grouped[row.case_id].append(_event(row))
         return grouped
