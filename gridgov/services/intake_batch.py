@@ -22,11 +22,12 @@ and then follows every batch: its own as it decides them, and those of the other
 writing to the same store as each batch begins. Batches of all processes take turns from their
 first statement (`IntakeRepository.begin_intake`) and reserve report ids in that order, so the
 reports above the highest id this index has seen are exactly the ones it missed; reading them is
-one query on the primary key (each names the case its batch joined, `duplicate_of`). What it still misses, each a missed merge (a second dispatch, never
-a wrong merge): reports placed by hand in another process (their ids are old) and reports stored
-by the case loop's own path (`CaseService.report`, which does not take the intake lock). Cases
-closed since their reports were indexed stay in it until those age out; a merge finds such a
-target closed when it locks it, and the report keeps its own case.
+one query on the primary key (each names the case its batch joined, `duplicate_of`). What it
+still misses, each a missed merge (a second dispatch, never a wrong merge): reports placed by
+hand in another process (their ids are old) and reports stored by the case loop's own path
+(`CaseService.report`, which does not take the intake lock). Cases closed since their reports
+were indexed stay in it until those age out; a merge finds such a target closed when it locks
+it, and the report keeps its own case.
 """
 
 from __future__ import annotations
@@ -197,10 +198,15 @@ class IntakeWriter:
                     if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
                         raise AlreadyLocated(report_id, None)
                     seen_id = self._catch_up(turn, index, added)
-                    known, _ = self._deduplicate(repo, index, [item], now, added)
+                    known, head = self._deduplicate(repo, index, [item], now, added)
                     steps = self._steps([item], [report_id], known, now, reporter=actor)
                     final, refused = self._cases.apply_batch(
-                        repo.cases, known, steps, now, new_cases={str(item.case_id): (lon, lat)}
+                        repo.cases,
+                        known,
+                        steps,
+                        now,
+                        new_cases={str(item.case_id): (lon, lat)},
+                        head=head,
                     )
                     self._keep_refused_apart([item], steps, refused, index)
                     repo.set_located(report_id, lon, lat, item.case_id, decisions(item))

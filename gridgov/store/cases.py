@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     JSON,
@@ -181,6 +182,13 @@ def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     connection.exec_driver_sql(sql, params)
 
 
+def driver_of(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under a PostgreSQL session, inside its transaction."""
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
+
+
 @contextmanager
 def pipelined(session: Session) -> Iterator[None]:
     """Send the statements run inside to PostgreSQL without waiting for each one's answer, and
@@ -196,9 +204,7 @@ def pipelined(session: Session) -> Iterator[None]:
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.pipeline():
+    with driver_of(session).pipeline():
         yield
 
 
@@ -219,8 +225,7 @@ def read_together(
     each one's rows as named tuples. Each runs as it would alone: a lock one of them waits for
     is held when the next runs, and the next one's snapshot is taken after it was granted. The
     driver's own types come back (an aware datetime in the session's zone, JSON parsed)."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
+    driver = driver_of(session)
     cursors = []
     with driver.pipeline():
         for sql, params in statements:

@@ -26,6 +26,7 @@ from gridgov.store.cases import (
     StoredReport,
     among,
     core_table,
+    driver_of,
     insert_many,
     pipelined,
     read_together,
@@ -168,9 +169,7 @@ class IntakeRepository:
                     # The commit goes with the writes: psycopg sends COMMIT down the pipeline and
                     # waits for all of it at once. The session's own commit then finds the
                     # transaction over and does nothing.
-                    driver = self._session.connection().connection.driver_connection
-                    assert driver is not None
-                    driver.commit()
+                    driver_of(self._session).commit()
         except (IntegrityError, psycopg.IntegrityError) as exc:
             table = violated_table(exc)
             if table == "reports":
