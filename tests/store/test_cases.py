@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.errors import NotFound
 from gridgov.store.cases import CaseRepository, ConcurrentChange, ReportExists
 from gridgov.store.tables import AuditHeadRow, CaseEventRow, CaseRow, ReportRow
-from gridgov.workflow.events import GENESIS, verify_chain
+from gridgov.workflow.events import GENESIS, CaseEvent, verify_chain
 from gridgov.workflow.model import Actor, Case, FileCase, ReportCase, Role
 from gridgov.workflow.transitions import decide
 
@@ -98,15 +99,27 @@ def test_an_event_with_a_taken_case_seq_is_refused_and_the_head_stays(
         assert repo.head().global_seq == 2
 
 
-def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
-    sessions: sessionmaker[Session],
-) -> None:
+def _two_cases_one_filed(sessions: sessionmaker[Session]) -> tuple[Case, Case, list[CaseEvent]]:
+    """Two reported cases, the first filed since (its projection rebuilt): both, and the filing."""
     with sessions.begin() as s:
         repo = CaseRepository(s)
         first = _open(repo, repo.add_report(**REPORT_FIELDS))
         second = _open(repo, repo.add_report(**{**REPORT_FIELDS, "external_id": "X-2"}))
         filed = repo.append(decide(first, FileCase(category_code="C0105"), INTAKE, NOW))
         repo.save_projection(int(first.id), Case.replay([*repo.events(int(first.id))]), None)
+    return first, second, filed
+
+
+def _assert_locked(sessions: sessionmaker[Session], query: Select[Any]) -> None:
+    """Another session cannot lock what `query` selects (PostgreSQL)."""
+    with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
+        other.execute(query.with_for_update(nowait=True))
+
+
+def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
+    sessions: sessionmaker[Session],
+) -> None:
+    first, second, filed = _two_cases_one_filed(sessions)
     ids = [int(second.id), int(first.id), int(second.id)]
     with sessions() as s:
         repo = CaseRepository(s)
@@ -124,12 +137,7 @@ def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
         }
         assert after[int(first.id)] == filed
         if s.get_bind().dialect.name == "postgresql":
-            with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
-                other.execute(
-                    select(CaseRow.id)
-                    .where(CaseRow.id == int(first.id))
-                    .with_for_update(nowait=True)
-                )
+            _assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == int(first.id)))
         with pytest.raises(NotFound):
             repo.lock_cases([int(first.id), 9999])
 
@@ -137,12 +145,7 @@ def test_locked_cases_answer_their_last_seq_and_stay_locked_until_commit(
 def test_cases_locked_for_a_merge_answer_their_new_events_and_hold_the_head(
     sessions: sessionmaker[Session],
 ) -> None:
-    with sessions.begin() as s:
-        repo = CaseRepository(s)
-        first = _open(repo, repo.add_report(**REPORT_FIELDS))
-        second = _open(repo, repo.add_report(**{**REPORT_FIELDS, "external_id": "X-2"}))
-        filed = repo.append(decide(first, FileCase(category_code="C0105"), INTAKE, NOW))
-        repo.save_projection(int(first.id), Case.replay([*repo.events(int(first.id))]), None)
+    first, second, filed = _two_cases_one_filed(sessions)
     with sessions.begin() as s:
         repo = CaseRepository(s)
         last_seq, events, head = repo.lock_for_merge({int(first.id): 1, int(second.id): 0})
@@ -151,11 +154,7 @@ def test_cases_locked_for_a_merge_answer_their_new_events_and_hold_the_head(
         assert Case.replay(events[int(second.id)]) == second
         assert head == repo.head() and head.global_seq == 3
         if s.get_bind().dialect.name == "postgresql":
-            for query in (
-                select(CaseRow.id).where(CaseRow.id == int(second.id)),
-                select(AuditHeadRow.id),
-            ):
-                with sessions() as other, pytest.raises(OperationalError, match="could not"):
-                    other.execute(query.with_for_update(nowait=True))
+            _assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == int(second.id)))
+            _assert_locked(sessions, select(AuditHeadRow.id))
     with pytest.raises(NotFound), sessions.begin() as s:
         CaseRepository(s).lock_for_merge({int(first.id): 0, 9999: 0})
