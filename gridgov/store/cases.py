@@ -36,7 +36,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -138,9 +137,8 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(table.name, "id")
-        query = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
-        return sorted(session.scalars(query))
+        rows = driver_of(session).execute(RESERVE_IDS, (table.name, count)).fetchall()
+        return sorted(row[0] for row in rows)
     highest = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(highest + 1, highest + 1 + count))
 
@@ -508,11 +506,11 @@ class CaseRepository:
     def lock_head(self) -> ChainHead:
         """The audit chain's head, locked until commit (PostgreSQL; on SQLite the write lock
         holds it). Take it after any case rows (see the module's lock order)."""
-        query = select(AuditHeadRow.global_seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
         if self._postgres:
-            query = query.with_for_update()
-        global_seq, head_hash = self._session.execute(query).one()
-        return ChainHead(global_seq, head_hash)
+            row = driver_of(self._session).execute(_LOCK_HEAD).fetchone()
+            assert row is not None
+            return ChainHead(row[0], row[1])
+        return self.head()
 
     def append(
         self, pending: Sequence[PendingEvent], head: ChainHead | None = None
@@ -533,23 +531,14 @@ class CaseRepository:
             if violated_table(exc) not in (None, "case_events"):
                 raise  # an earlier write of a pipeline (see `pipelined`)
             raise ConcurrentChange({e.case_id for e in sealed}) from None
-        self._session.execute(
-            update(AuditHeadRow)
-            .where(AuditHeadRow.id == 1)
-            .values(global_seq=sealed[-1].global_seq, hash=sealed[-1].hash)
-        )
+        self._session.execute(_MOVE_HEAD, {"seq": sealed[-1].global_seq, "hash": sealed[-1].hash})
         return sealed
 
     def record_anchor(self, at: datetime) -> None:
         """Copy the current head to the anchors, so that a later cut of the tail shows."""
         # One statement, not a read then an insert, and nothing to answer: every writing
         # transaction ends with this, intake's inside a pipeline.
-        head = select(AuditHeadRow.global_seq, AuditHeadRow.hash, literal(at, UtcDateTime()))
-        self._session.execute(
-            insert(AuditAnchorRow).from_select(
-                ["global_seq", "hash", "recorded_at"], head.where(AuditHeadRow.id == 1)
-            )
-        )
+        self._session.execute(_COPY_HEAD, {"at": at})
 
     def head(self) -> ChainHead:
         global_seq, head_hash = self._session.execute(
@@ -581,10 +570,8 @@ class CaseRepository:
         if cases:
             # Core executemany keyed on a bind parameter: the ORM's bulk UPDATE by primary key
             # does the same statement with per-row bookkeeping that costs more than SQLite does.
-            table = core_table(CaseRow)
             rows = [{"case_id": int(case.id), **_projection_values(case, at)} for case, at in cases]
-            query = update(table).where(table.c.id == bindparam("case_id"))
-            self._session.execute(query, rows)
+            self._session.execute(_UPDATE_PROJECTION, rows)
 
     def rebuild_projection(self, case_id: int, sweep_at: SweepAt) -> Case:
         """Rewrite one case's projection from its events; returns the replayed case."""
@@ -702,7 +689,24 @@ def stored_report(row: ReportRow) -> StoredReport:
     )
 
 
-# `lock_for_merge`'s statements, as `lock_cases`, `events_after` and `lock_head` write them.
+# Statements every writing transaction runs, built once: SQLAlchemy keys its cache of compiled
+# statements on the statement object, and working out that key anew for each call cost more than
+# PostgreSQL takes to run them.
+_HEAD = core_table(AuditHeadRow)
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(global_seq=bindparam("seq"), hash=bindparam("hash"))
+)
+_COPY_HEAD = insert(core_table(AuditAnchorRow)).from_select(
+    ["global_seq", "hash", "recorded_at"],
+    select(_HEAD.c.global_seq, _HEAD.c.hash, bindparam("at", type_=UtcDateTime())).where(
+        _HEAD.c.id == 1
+    ),
+)
+_CASES = core_table(CaseRow)
+_UPDATE_PROJECTION = update(_CASES).where(_CASES.c.id == bindparam("case_id"))
+
+# `lock_head` on PostgreSQL, and `lock_for_merge`'s statements, as `lock_cases` and
+# `events_after` write them.
 _LOCK_CASES = "select id, last_seq from cases where id = any(%s) order by id for update"
 _EVENTS_AFTER = (
     "select e.id, e.global_seq, e.case_id, e.seq, e.action, e.kind, e.actor_id, e.role, e.at,"
@@ -711,6 +715,8 @@ _EVENTS_AFTER = (
     " on e.case_id = wanted.case_id and e.seq > wanted.after order by e.case_id, e.seq"
 )
 _LOCK_HEAD = "select global_seq, hash from audit_head where id = 1 for update"
+# `reserve_ids` on PostgreSQL: (table, count).
+RESERVE_IDS = "select nextval(pg_get_serial_sequence(%s, 'id')) as id from generate_series(1, %s)"
 
 
 def _event_values(event: CaseEvent) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.core.errors import NotFound
 from gridgov.store.cases import (
+    RESERVE_IDS,
     CaseRepository,
     ConcurrentChange,
     ReportExists,
@@ -114,7 +115,7 @@ class IntakeRepository:
             [
                 ("select pg_advisory_xact_lock(%s)", (INTAKE_LOCK_KEY,)),
                 (_CAUGHT_UP, (after_id, since)),
-                (_RESERVE_REPORT_IDS, (new_reports,)),
+                (RESERVE_IDS, ("reports", new_reports)),
             ],
         )
         return Turn(
@@ -295,14 +296,10 @@ class Turn:
     caught_up: list[StoredSignature]  # other processes' reports since the batch's `after_id`
 
 
-# `begin_intake`'s statements on PostgreSQL, as `open_case_signatures` (catching up) and
-# `reserve_report_ids` write them.
+# `begin_intake`'s catch-up on PostgreSQL, as `open_case_signatures` writes it.
 _CAUGHT_UP = (
     f"select {', '.join(SIGNATURE_COLUMNS)} from reports where id > %s and reported_at >= %s"
     " and lon is not null and case_id is not null order by id"
-)
-_RESERVE_REPORT_IDS = (
-    "select nextval(pg_get_serial_sequence('reports', 'id')) as id from generate_series(1, %s)"
 )
 
 
