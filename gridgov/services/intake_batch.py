@@ -238,7 +238,6 @@ class IntakeWriter:
             new_reports=new_reports,
             since=now - self._finder.window,
             after_id=self._seen_id,
-            open_states=_open_states(),
         )
 
     def _catch_up(self, turn: Turn, index: RecentIndex, added: list[str]) -> int:
@@ -294,7 +293,7 @@ class IntakeWriter:
         them; so the state last seen is kept here, and only the events appended since (by
         another process, or a person) are read and applied."""
         kept = {t: self._targets[t] for t in targets if t in self._targets}
-        _, events, head = repo.cases.lock_for_merge(
+        events, head = repo.cases.lock_for_merge(
             {t: kept[t].seq if t in kept else 0 for t in targets}
         )
         known: dict[str, Case] = {}
@@ -425,7 +424,7 @@ def _open_states() -> list[str]:
 
 
 def _signature(row: StoredSignature) -> ReportSignature:
-    """The signature of a stored report, as `open_case_signatures` reads it."""
+    """The signature of a stored report, as `open_case_signatures` or `reports_since` read it."""
     accuracy = (row.intake or {}).get("accuracy_m", 0.0)
     return ReportSignature.of(
         f"{row.channel}:{row.external_id}",

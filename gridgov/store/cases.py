@@ -196,8 +196,8 @@ def pipelined(session: Session) -> Iterator[None]:
     Only for statements whose answers nobody reads (INSERT and UPDATE without RETURNING). A
     statement's error surfaces later, not where the statement was run: at a later statement
     (as SQLAlchemy's wrapper) or when the block ends (as the driver's own exception), and
-    `violated_table` tells whose it was. On SQLite,
-    where a statement costs no round trip, the block runs as it is.
+    `violated_table` tells whose it was. On SQLite, where a statement costs no round trip, the
+    block runs as it is.
     """
     if session.get_bind().dialect.name != "postgresql":
         yield
@@ -372,19 +372,15 @@ class CaseRepository:
             # halves the writes to the table's eleven indexes.
             insert_many(self._session, core_table(CaseRow), [_new_case_values(c) for c in cases])
 
-    def lock_cases(self, case_ids: Iterable[int]) -> dict[int, int]:
-        """Lock the cases' rows until commit (PostgreSQL), in id order; returns each case's
-        `last_seq` as its projection has it. NotFound names a missing case."""
+    def lock_cases(self, case_ids: Iterable[int]) -> None:
+        """Lock the cases' rows until commit (PostgreSQL), in id order; NotFound names a
+        missing case."""
         wanted = sorted(set(case_ids))
-        query = select(CaseRow.id, CaseRow.last_seq).where(among(self._session, CaseRow.id, wanted))
+        query = select(CaseRow.id).where(among(self._session, CaseRow.id, wanted))
         query = query.order_by(CaseRow.id)
         if self._postgres:
             query = query.with_for_update()
-        found: dict[int, int] = dict(self._session.execute(query).tuples().all())
-        for case_id in wanted:
-            if case_id not in found:
-                raise NotFound("case 工单", case_id)
-        return found
+        _require(wanted, set(self._session.scalars(query)))
 
     def exists(self, case_id: int) -> bool:
         return self._session.get(CaseRow, case_id) is not None
@@ -432,13 +428,14 @@ class CaseRepository:
 
     def lock_for_merge(
         self, after: Mapping[int, int]
-    ) -> tuple[dict[int, int], dict[int, list[CaseEvent]], ChainHead]:
-        """Before merging reports into existing cases: lock their rows (`lock_cases`: their
-        `last_seq`), read their events after the sequence number `after` gives each
-        (`events_after`), then lock the audit head (`lock_head`), in the store's lock order.
-        On PostgreSQL the three are one round trip (`read_together`)."""
+    ) -> tuple[dict[int, list[CaseEvent]], ChainHead]:
+        """Before merging reports into existing cases: lock their rows (`lock_cases`), read
+        their events after the sequence number `after` gives each (`events_after`), then lock
+        the audit head (`lock_head`), in the store's lock order. On PostgreSQL the three are
+        one round trip (`read_together`)."""
         if not self._postgres or len(after) > 500:
-            return self.lock_cases(after), self.events_after(after), self.lock_head()
+            self.lock_cases(after)
+            return self.events_after(after), self.lock_head()
         ids = sorted(after)
         locked, rows, head = read_together(
             self._session,
@@ -448,14 +445,11 @@ class CaseRepository:
                 (_LOCK_HEAD, ()),
             ],
         )
-        last_seq = {row.id: row.last_seq for row in locked}
-        for case_id in ids:
-            if case_id not in last_seq:
-                raise NotFound("case 工单", case_id)
+        _require(ids, {row.id for row in locked})
         grouped: dict[int, list[CaseEvent]] = defaultdict(list)
         for row in rows:
             grouped[row.case_id].append(_event(row))
-        return last_seq, grouped, ChainHead(head[0].global_seq, head[0].hash)
+        return grouped, ChainHead(head[0].global_seq, head[0].hash)
 
     def case(self, case_id: int) -> Case:
         """The case its events describe (the events, not the projection, are the truth)."""
@@ -707,7 +701,7 @@ _UPDATE_PROJECTION = update(_CASES).where(_CASES.c.id == bindparam("case_id"))
 
 # `lock_head` on PostgreSQL, and `lock_for_merge`'s statements, as `lock_cases` and
 # `events_after` write them.
-_LOCK_CASES = "select id, last_seq from cases where id = any(%s) order by id for update"
+_LOCK_CASES = "select id from cases where id = any(%s) order by id for update"
 _EVENTS_AFTER = (
     "select e.id, e.global_seq, e.case_id, e.seq, e.action, e.kind, e.actor_id, e.role, e.at,"
     " e.reason, e.payload, e.prev_hash, e.hash from case_events e"
@@ -717,6 +711,13 @@ _EVENTS_AFTER = (
 _LOCK_HEAD = "select global_seq, hash from audit_head where id = 1 for update"
 # `reserve_ids` on PostgreSQL: (table, count).
 RESERVE_IDS = "select nextval(pg_get_serial_sequence(%s, 'id')) as id from generate_series(1, %s)"
+
+
+def _require(wanted: Iterable[int], found: set[int]) -> None:
+    """NotFound for the first of the `wanted` case ids that was not `found`."""
+    for case_id in wanted:
+        if case_id not in found:
+            raise NotFound("case 工单", case_id)
 
 
 def _event_values(event: CaseEvent) -> dict[str, Any]:

@@ -89,11 +89,10 @@ class IntakeRepository:
         new_reports: int,
         since: datetime,
         after_id: int,
-        open_states: Sequence[str],
     ) -> Turn:
         """Become the intake writer until commit; must be the transaction's first call. Reserves
         ids for `new_cases` cases and `new_reports` reports, and reads the reports other
-        processes stored above `after_id` (`open_case_signatures`).
+        processes stored above `after_id` since `since` (`reports_since`).
 
         On SQLite the database write lock does it. On PostgreSQL an advisory lock makes intake
         batches of every process take turns from here on, not only at the audit chain's head
@@ -107,7 +106,7 @@ class IntakeRepository:
             return Turn(
                 self.cases.reserve_case_ids(new_cases),
                 self.reserve_report_ids(new_reports),
-                self.open_case_signatures(since, open_states, after_id=after_id),
+                self.reports_since(after_id, since),
             )
         case_ids = self.cases.reserve_case_ids(new_cases)
         _, reports, report_ids = read_together(
@@ -119,12 +118,7 @@ class IntakeRepository:
             ],
         )
         return Turn(
-            case_ids,
-            sorted(row.id for row in report_ids),
-            [
-                _caught_up(row._replace(reported_at=row.reported_at.astimezone(UTC)))
-                for row in reports
-            ],
+            case_ids, sorted(row.id for row in report_ids), [_caught_up(row) for row in reports]
         )
 
     # Reports
@@ -233,31 +227,42 @@ class IntakeRepository:
         )
 
     def open_case_signatures(
-        self, since: datetime, open_states: Sequence[str], *, after_id: int = 0
+        self, since: datetime, open_states: Sequence[str]
     ) -> list[StoredSignature]:
         """Located reports since `since` whose case (or the case it merged into) is open, for
-        warming the dedup index; with `after_id`, those above it, for catching up with other
-        processes (their cases taken as open, see below)."""
-        wanted = [*open_states, "merged"]
+        warming the dedup index."""
         columns = [getattr(ReportRow, name) for name in SIGNATURE_COLUMNS]
-        recent = (ReportRow.reported_at >= since, ReportRow.lon.is_not(None))
-        if after_id == 0:
-            rows = self._session.execute(
-                select(*columns, CaseRow.merged_into)
-                .join(CaseRow, CaseRow.id == ReportRow.case_id)
-                .where(*recent, CaseRow.state.in_(wanted))
-                .order_by(ReportRow.id)
-            )
-            return [StoredSignature(**row._mapping) for row in rows]
-        # A catch-up (inside the intake turn, which every process waits for) reads only the
-        # reports: each was stored moments ago by a batch that recorded the case it joined
-        # (`duplicate_of`), and its case is open but for one closed in those moments, which a
-        # merge finds closed when it locks it. Reading the cases too cost a round trip, and the
-        # join made PostgreSQL hash every open case to find the cases of a dozen reports.
         rows = self._session.execute(
-            select(*columns).where(ReportRow.id > after_id, *recent).order_by(ReportRow.id)
+            select(*columns, CaseRow.merged_into)
+            .join(CaseRow, CaseRow.id == ReportRow.case_id)
+            .where(
+                ReportRow.reported_at >= since,
+                ReportRow.lon.is_not(None),
+                CaseRow.state.in_([*open_states, "merged"]),
+            )
+            .order_by(ReportRow.id)
         )
-        return [_caught_up(row) for row in rows if row.case_id is not None]
+        return [StoredSignature(**row._mapping) for row in rows]
+
+    def reports_since(self, after_id: int, since: datetime) -> list[StoredSignature]:
+        """Located reports with a case, above `after_id` and since `since`, for catching up with
+        other processes inside the intake turn, which every process waits for. Only the reports
+        are read: each was stored moments ago by a batch that recorded the case it joined
+        (`duplicate_of`), and its case is open but for one closed in those moments, which a
+        merge finds closed when it locks it. (Joined with the cases, PostgreSQL hashed every
+        open case to find the cases of a dozen reports.)"""
+        columns = [getattr(ReportRow, name) for name in SIGNATURE_COLUMNS]
+        rows = self._session.execute(
+            select(*columns)
+            .where(
+                ReportRow.id > after_id,
+                ReportRow.reported_at >= since,
+                ReportRow.lon.is_not(None),
+                ReportRow.case_id.is_not(None),
+            )
+            .order_by(ReportRow.id)
+        )
+        return [_caught_up(row) for row in rows]
 
     # API keys
 
@@ -296,7 +301,7 @@ class Turn:
     caught_up: list[StoredSignature]  # other processes' reports since the batch's `after_id`
 
 
-# `begin_intake`'s catch-up on PostgreSQL, as `open_case_signatures` writes it.
+# `begin_intake`'s catch-up on PostgreSQL, as `reports_since` writes it.
 _CAUGHT_UP = (
     f"select {', '.join(SIGNATURE_COLUMNS)} from reports where id > %s and reported_at >= %s"
     " and lon is not null and case_id is not null order by id"
@@ -306,6 +311,8 @@ _CAUGHT_UP = (
 def _caught_up(row: Any) -> StoredSignature:
     """A report another process stored, indexed under the case its batch said it joined."""
     fields = {name: getattr(row, name) for name in SIGNATURE_COLUMNS}
+    # The driver's own rows (`read_together`) come in the session's zone.
+    fields["reported_at"] = row.reported_at.astimezone(UTC)
     return StoredSignature(**fields, merged_into=(row.intake or {}).get("duplicate_of"))
 
 

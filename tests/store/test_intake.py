@@ -102,7 +102,7 @@ def test_the_intake_turn_begins_with_ids_and_the_reports_stored_since_a_given_on
         )
     with sessions.begin() as s:
         turn = IntakeRepository(s).begin_intake(
-            new_cases=2, new_reports=3, since=since, after_id=ids[0], open_states=["reported"]
+            new_cases=2, new_reports=3, since=since, after_id=ids[0]
         )
     assert [(r.external_id, r.case_id, r.merged_into) for r in turn.caught_up] == [
         ("own", case_id, None),
