@@ -62,6 +62,7 @@ from gridgov.services.intake_receipts import (
     visible_report,
 )
 from gridgov.store.cases import ConcurrentChange, ReportExists
+from gridgov.store.db import reading
 from gridgov.store.files import FileStore
 from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository
 from gridgov.workflow.model import Actor
@@ -210,7 +211,7 @@ class IntakeService:
     def preview(self, channel: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """What `receive` would decide for a payload, without storing anything."""
         report = adapter(channel).parse(payload, received_at=self._clock.now())
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             stored = IntakeRepository(session).by_keys([(report.channel, report.external_id)])
         if stored:
             record = next(iter(stored.values()))
@@ -258,7 +259,7 @@ class IntakeService:
 
     def _submit_once(self, reports: Sequence[IntakeReport]) -> list[Answer]:
         answers: list[Answer | None] = [None] * len(reports)
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             stored = IntakeRepository(session).by_keys(
                 [(r.channel, r.external_id) for r in reports]
             )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridgov.core.clock import Clock
 from gridgov.core.errors import GridGovError
 from gridgov.intake.channels import adapter
+from gridgov.store.db import reading
 from gridgov.store.intake import IntakeKey, IntakeRepository
 
 KEY_PREFIX = "ggk_"
@@ -98,7 +99,7 @@ class IntakeKeys:
             and time.monotonic() - remembered[1] < self._cache_s
         ):
             return
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             found = IntakeRepository(session).key_by_hash(digest)
         if found is None or not hmac.compare_digest(found.key_hash, digest):
             raise InvalidApiKey(channel, "接入密钥无效", "unknown key")

@@ -10,7 +10,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select,
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from devtools.pg_cluster import POSTGIS_TEMPLATE, TempCluster
-from gridgov.store.db import StoreUnavailable, make_engine, session_factory
+from gridgov.store.db import StoreUnavailable, make_engine, reading, session_factory
 from gridgov.store.tables import GridRow, LayerRow
 from gridgov.store.types import UtcDateTime
 
@@ -58,6 +58,29 @@ def test_a_rolled_back_session_leaves_nothing_behind(migrated_engine: Engine) ->
         session.rollback()
     with sessions() as session:
         assert session.scalars(select(LayerRow)).all() == []
+
+
+def test_a_read_through_reading_keeps_the_connections_prepared_statements(
+    pg_cluster: TempCluster,
+) -> None:
+    # psycopg prepares a statement run five times on a connection, and forgets them all when a
+    # transaction rolls back: a plain session's read does; `reading` commits instead.
+    url = pg_cluster.url_for(pg_cluster.clone_database(POSTGIS_TEMPLATE))
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    sessions = session_factory(engine)
+    prepared = text("select count(*) from pg_prepared_statements")
+    try:
+        for _ in range(6):
+            with reading(sessions) as session:
+                session.execute(text("select 1 where 1 = :one"), {"one": 1})
+        with reading(sessions) as session:
+            assert session.scalar(prepared) == 1
+        with sessions() as session:
+            session.execute(text("select 2"))
+        with reading(sessions) as session:
+            assert session.scalar(prepared) == 0
+    finally:
+        engine.dispose()
 
 
 def test_timestamps_come_back_in_utc_and_naive_ones_are_refused(engine: Engine) -> None:
