@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -421,6 +421,17 @@ class RecentIndex:
                 if cell:
                     found.extend(cell.values())
         return found
+
+    def would_read(
+        self, points: Iterable[tuple[float, float]], signatures: Iterable[ReportSignature]
+    ) -> bool:
+        """Whether a lookup `near` any of `points` would read any of `signatures` (were they
+        kept): what decides whether adding them can change a decision taken near those points."""
+        read: set[tuple[int, int]] = set()
+        for lon, lat in points:
+            cx, cy = self._cell(lon, lat)
+            read.update((cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+        return any(self._cell(s.lon, s.lat) in read for s in signatures)
 
     def evict(self, now: datetime) -> int:
         """Forget signatures older than `now - window`; returns how many."""

@@ -153,6 +153,12 @@ class IntakeService:
         self._writer.index()
         load_segmenter()
 
+    @property
+    def batches_decided_again(self) -> int:
+        """Batches whose duplicates were decided again in the intake turn, because a report
+        another process stored meanwhile lay near them (intake_batch); for benchmarks."""
+        return self._writer.decided_again
+
     def check_channel(self, channel: str) -> None:
         """Refuse a channel no adapter is registered for."""
         adapter(channel)

@@ -2,11 +2,12 @@
 
 Inside the transaction, in this order (the store's lock order: write lock, case rows, audit head):
 
-    take the turn (`begin_intake`): case ids, then the turn itself, the reports other processes
-    stored meanwhile and report ids → deduplicate → lock the merge targets, read their events
-    since this process last saw them, lock the audit head → decide the case loop's commands →
-    write: the new cases with their projection, the sealed events, the head, the other
-    projections, an anchor, the reports → commit
+    case ids → deduplicate against this process's index → take the turn (`begin_intake`): the
+    turn itself, the reports other processes stored meanwhile and report ids → add those to the
+    index, deciding the batch's duplicates again if any lies where its lookups read → lock the
+    merge targets, read their events since this process last saw them, lock the audit head →
+    decide the case loop's commands → write: the new cases with their projection, the sealed
+    events, the head, the other projections, an anchor, the reports → commit
 
 Reserving the ids first lets everything be decided before anything is written: each new case is
 inserted once, finished, rather than as a placeholder updated later, and each report is inserted
@@ -14,13 +15,17 @@ with the final record of what happened to it (a merge refused because its target
 meanwhile included). Every process's batches wait for the one holding the turn, so on PostgreSQL
 the statements of each arrow above go as one round trip (psycopg pipelines: `read_together`,
 `IntakeRepository.writes_together`, which also commits): three round trips in the turn where
-there were fifteen. A failure anywhere undoes the whole batch, the index's additions too.
+there were fifteen. For the same reason the duplicate search, whose cost grows with the reports
+around (in a city's dense core a lookup reads ~90 neighbours), runs before the turn: the
+decisions it takes are the ones it would take in the turn unless a report another process
+stored meanwhile lies in the cells a lookup reads (`RecentIndex.would_read`), and then the batch
+decides again in the turn. A failure anywhere undoes the whole batch, the index's additions too.
 
 The duplicate index lives in this process. It is built on first use from the located reports of
 the store's open cases within the finder's window, so a restarted process knows what came before,
 and then follows every batch: its own as it decides them, and those of the other processes
-writing to the same store as each batch begins. Batches of all processes take turns from their
-first statement (`IntakeRepository.begin_intake`) and reserve report ids in that order, so the
+writing to the same store as each batch begins. Batches of all processes take turns from
+`IntakeRepository.begin_intake` on and reserve report ids in that order, so the
 reports above the highest id this index has seen are exactly the ones it missed; reading them is
 one query on the primary key (each names the case its batch joined, `duplicate_of`). What it
 still misses, each a missed merge (a second dispatch, never a wrong merge): reports placed by
@@ -111,6 +116,8 @@ class IntakeWriter:
         self._writing = threading.RLock()
         # Merge targets' states as last seen, least recently used first (`_merge_targets`).
         self._targets: OrderedDict[int, Case] = OrderedDict()
+        # Batches whose duplicates were decided again in the turn (`_catch_up`), for benchmarks.
+        self.decided_again = 0
 
     def store(
         self, items: list[ReportInProgress], seconds: MutableMapping[str, float]
@@ -132,14 +139,17 @@ class IntakeWriter:
             with self._sessions.begin() as session:
                 repo = IntakeRepository(session)
                 located = [i for i in items if i.located]
-                turn = self._begin(repo, now, new_cases=len(located), new_reports=len(items))
-                for item, case_id in zip(located, turn.case_ids, strict=True):
+                for item, case_id in zip(located, repo.new_case_ids(len(located)), strict=True):
                     item.case_id = case_id
+                dedup_started = time.perf_counter()
+                self._decide(index, located, now, added)
+                dedup_seconds = time.perf_counter() - dedup_started
+                turn = self._begin(repo, now, new_reports=len(items))
                 report_ids = turn.report_ids
                 dedup_started = time.perf_counter()
-                seen_id = self._catch_up(turn, index, added)
-                known, head = self._deduplicate(repo, index, located, now, added)
-                dedup_seconds = time.perf_counter() - dedup_started
+                seen_id = self._catch_up(turn, index, located, now, added)
+                known, head = self._merge_targets(repo, located)
+                dedup_seconds += time.perf_counter() - dedup_started
                 steps = self._steps(items, report_ids, known, now)
                 new_cases = {str(i.case_id): (i.placement.lon, i.placement.lat) for i in located}
                 audit_started = time.perf_counter()
@@ -193,12 +203,13 @@ class IntakeWriter:
             try:
                 with self._sessions.begin() as session:
                     repo = IntakeRepository(session)
-                    turn = self._begin(repo, now, new_cases=1, new_reports=0)
-                    item.case_id = turn.case_ids[0]
+                    (item.case_id,) = repo.new_case_ids(1)
+                    self._decide(index, [item], now, added)
+                    turn = self._begin(repo, now, new_reports=0)
                     if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
                         raise AlreadyLocated(report_id, None)
-                    seen_id = self._catch_up(turn, index, added)
-                    known, head = self._deduplicate(repo, index, [item], now, added)
+                    seen_id = self._catch_up(turn, index, [item], now, added)
+                    known, head = self._merge_targets(repo, [item])
                     steps = self._steps([item], [report_id], known, now, reporter=actor)
                     final, refused = self._cases.apply_batch(
                         repo.cases,
@@ -228,43 +239,59 @@ class IntakeWriter:
                 self._index = self._warm_index()
             return self._index
 
-    def _begin(
-        self, repo: IntakeRepository, now: datetime, *, new_cases: int, new_reports: int
-    ) -> Turn:
-        """Take the intake turn with ids for the batch and the reports stored elsewhere since
-        this index last looked."""
+    def _begin(self, repo: IntakeRepository, now: datetime, *, new_reports: int) -> Turn:
+        """Take the intake turn with report ids for the batch and the reports stored elsewhere
+        since this index last looked."""
         return repo.begin_intake(
-            new_cases=new_cases,
             new_reports=new_reports,
             since=now - self._finder.window,
             after_id=self._seen_id,
         )
 
-    def _catch_up(self, turn: Turn, index: RecentIndex, added: list[str]) -> int:
-        """Add the reports other processes stored since this index last looked (read as the
-        turn began); returns the highest report id now accounted for."""
-        highest = self._seen_id
-        for row in turn.caught_up:
-            highest = max(highest, row.id)
-            signature = _signature(row)
-            if signature.id not in index:
-                index.add(signature)
-                added.append(signature.id)
-        return highest
-
-    def _deduplicate(
+    def _catch_up(
         self,
-        repo: IntakeRepository,
+        turn: Turn,
         index: RecentIndex,
         located: list[ReportInProgress],
         now: datetime,
         added: list[str],
-    ) -> tuple[dict[str, Case], ChainHead | None]:
-        """Decide each report's duplicate against the index (and the batch before it); returns the
-        current state of the existing cases that reports will merge into, locked, and the audit
-        head if it was locked with them."""
+    ) -> int:
+        """Add the reports other processes stored since this index last looked (read as the
+        turn began), and decide the batch's duplicates again if any of them lies where its
+        lookups read; returns the highest report id now accounted for."""
+        highest = self._seen_id
+        arrived: list[ReportSignature] = []
+        for row in turn.caught_up:
+            highest = max(highest, row.id)
+            signature = _signature(row)
+            if signature.id not in index:
+                arrived.append(signature)
+        if not arrived:
+            return highest
+        points = [(i.signature.lon, i.signature.lat) for i in located if i.signature is not None]
+        again = index.would_read(points, arrived)
+        if again:
+            # Taken out and decided again after the arrivals, as if decided only now.
+            for item in located:
+                assert item.signature is not None
+                index.discard(item.signature.id)
+                item.decision, item.duplicate_of = None, None
+            self.decided_again += 1
+        for signature in arrived:
+            index.add(signature)
+            added.append(signature.id)
+        if again:
+            self._decide(index, located, now, added)
+        return highest
+
+    def _decide(
+        self, index: RecentIndex, located: list[ReportInProgress], now: datetime, added: list[str]
+    ) -> None:
+        """Decide each report's duplicate against the index (and the batch before it), adding it
+        to the index under the case it joins or opens. Done before the batch takes the turn, so
+        that other processes' batches store meanwhile; `_catch_up` decides again in the rare
+        batch that their reports could change."""
         index.evict(now)
-        ours = {str(i.case_id) for i in located}
         for item in located:
             assert item.signature is not None and item.case_id is not None
             sig = item.signature
@@ -275,23 +302,22 @@ class IntakeWriter:
                 item.duplicate_of = int(joined)
             index.add(replace(sig, case_id=joined or str(item.case_id)))
             added.append(sig.id)
-        targets = sorted(
-            {i.duplicate_of for i in located if i.duplicate_of is not None} - {int(c) for c in ours}
-        )
-        if not targets:
-            return {}, None
-        return self._merge_targets(repo, targets)
 
     def _merge_targets(
-        self, repo: IntakeRepository, targets: list[int]
-    ) -> tuple[dict[str, Case], ChainHead]:
+        self, repo: IntakeRepository, located: list[ReportInProgress]
+    ) -> tuple[dict[str, Case], ChainHead | None]:
         """The current state of the existing cases that reports will merge into, locked, and
-        the audit head, locked after them (one round trip on PostgreSQL: `lock_for_merge`).
+        the audit head, locked after them (one round trip on PostgreSQL: `lock_for_merge`); no
+        locks and no head when the batch merges into none.
 
         A case that many reports merge into (a burst main draws dozens of calls within the
         hour) would be replayed from all its events, more with each merge, for every one of
         them; so the state last seen is kept here, and only the events appended since (by
         another process, or a person) are read and applied."""
+        ours = {i.case_id for i in located}
+        targets = sorted({i.duplicate_of for i in located if i.duplicate_of is not None} - ours)
+        if not targets:
+            return {}, None
         kept = {t: self._targets[t] for t in targets if t in self._targets}
         events, head = repo.cases.lock_for_merge(
             {t: kept[t].seq if t in kept else 0 for t in targets}

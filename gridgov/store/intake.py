@@ -2,7 +2,8 @@
 waiting for manual location, and the channels' API keys (their SHA-256 only).
 
 The caller owns the transaction, as for `CaseRepository`; a batch takes the locks in the order
-that module documents (write lock, case rows, audit head), starting with `begin_intake`.
+that module documents (write lock, case rows, audit head), starting with `new_case_ids` and
+`begin_intake`.
 """
 
 from __future__ import annotations
@@ -82,33 +83,28 @@ class IntakeRepository:
         self._session = session
         self.cases = CaseRepository(session)
 
-    def begin_intake(
-        self,
-        *,
-        new_cases: int,
-        new_reports: int,
-        since: datetime,
-        after_id: int,
-    ) -> Turn:
-        """Become the intake writer until commit; must be the transaction's first call. Reserves
-        ids for `new_cases` cases and `new_reports` reports, and reads the reports other
-        processes stored above `after_id` since `since` (`reports_since`).
-
-        On SQLite the database write lock does it. On PostgreSQL an advisory lock makes intake
-        batches of every process take turns from here on, not only at the audit chain's head
-        (which they reach later anyway): each sees every report the ones before it committed,
-        and reserves its report ids after them. There the case ids, which need no turn (their
-        sequence hands each out once), are taken before it; the lock, the read and the report
-        ids then go as one round trip (`read_together`).
-        """
+    def new_case_ids(self, count: int) -> list[int]:
+        """Ids for `count` cases the batch will open; must be the transaction's first call. They
+        need no turn on PostgreSQL (the sequence hands each out once), so a batch can decide its
+        duplicates with them before it takes the turn (`begin_intake`); on SQLite the database
+        write lock, taken here, is the turn, and the ids follow the highest stored."""
         if self._session.get_bind().dialect.name != "postgresql":
             self.cases.begin_write()
-            return Turn(
-                self.cases.reserve_case_ids(new_cases),
-                self.reserve_report_ids(new_reports),
-                self.reports_since(after_id, since),
-            )
-        case_ids = self.cases.reserve_case_ids(new_cases)
+        return self.cases.reserve_case_ids(count)
+
+    def begin_intake(self, *, new_reports: int, since: datetime, after_id: int) -> Turn:
+        """Become the intake writer until commit, after `new_case_ids` and before anything else.
+        Reserves ids for `new_reports` reports, and reads the reports other processes stored
+        above `after_id` since `since` (`reports_since`).
+
+        On PostgreSQL an advisory lock makes intake batches of every process take turns from
+        here on, not only at the audit chain's head (which they reach later anyway): each sees
+        every report the ones before it committed, and reserves its report ids after them. The
+        lock, the read and the report ids go as one round trip (`read_together`). On SQLite the
+        write lock `new_case_ids` took does it.
+        """
+        if self._session.get_bind().dialect.name != "postgresql":
+            return Turn(self.reserve_report_ids(new_reports), self.reports_since(after_id, since))
         _, reports, report_ids = read_together(
             self._session,
             [
@@ -117,9 +113,7 @@ class IntakeRepository:
                 (RESERVE_IDS, ("reports", new_reports)),
             ],
         )
-        return Turn(
-            case_ids, sorted(row.id for row in report_ids), [_caught_up(row) for row in reports]
-        )
+        return Turn(sorted(row.id for row in report_ids), [_caught_up(row) for row in reports])
 
     # Reports
 
@@ -296,7 +290,6 @@ class IntakeRepository:
 class Turn:
     """What `begin_intake` hands the batch that now holds the intake turn."""
 
-    case_ids: list[int]
     report_ids: list[int]
     caught_up: list[StoredSignature]  # other processes' reports since the batch's `after_id`
 

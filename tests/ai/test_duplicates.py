@@ -168,6 +168,24 @@ def test_the_recent_index_returns_neighbours_and_not_far_reports(finder: Duplica
     assert [s.id for s in index.near(LON, LAT)] == ["near"]
 
 
+def test_the_recent_index_says_which_signatures_a_lookup_would_read(
+    finder: DuplicateFinder,
+) -> None:
+    # Exactly those `near` would return once they are kept: from the next cells, not beyond.
+    for metres in (0, 120, 350, 650, 900, 1_300, 2_000, -350, -900):
+        index = RecentIndex.for_finder(finder)
+        index.add(report("here", "井盖丢失"))
+        arrived = report("arrived", "井盖丢失", metres_east=metres)
+        said = index.would_read([(LON, LAT)], [arrived])
+        index.add(arrived)
+        assert said == ("arrived" in [s.id for s in index.near(LON, LAT)]), metres
+    index = RecentIndex.for_finder(finder)
+    far = report("far", "井盖丢失", metres_east=5_000)
+    assert not index.would_read([(LON, LAT), (east(1_000), LAT)], [far])
+    assert index.would_read([(LON, LAT), (east(4_800), LAT)], [far])
+    assert not index.would_read([], [far]) and not index.would_read([(LON, LAT)], [])
+
+
 def test_the_recent_index_forgets_reports_older_than_the_window(finder: DuplicateFinder) -> None:
     index = RecentIndex.for_finder(finder)
     index.add(report("old", "井盖丢失"))

@@ -191,10 +191,31 @@ def test_a_duplicate_stored_by_another_running_process_is_merged_here(
     second = world.service.receive("police_110", police_report(1))
 
     assert first.case_id is not None
+    # Decided before the turn without the other's report, then again in it, with it.
     assert second.duplicate_of == first.case_id
+    assert world.service.batches_decided_again == 1
     # And back: the other process sees this one's report too (no second case for a third).
     third = other.receive("citizen_app", app_report(2, text=TEXT + "，已经好几天了"))
     assert third.duplicate_of == first.case_id
+    assert other.batches_decided_again == 1
+    assert world.cases.verify_audit().intact
+
+
+def test_a_report_stored_meanwhile_far_away_leaves_the_decisions_taken_before_the_turn(
+    world: IntakeWorld, index_dir: Path, tmp_path: Path
+) -> None:
+    other = warm_other_process(world, index_dir, tmp_path)
+    here = world.service.receive("citizen_app", app_report(1))
+
+    far = other.receive("citizen_app", app_report(2, gps={**WHERE, "lon": 113.70}))
+    again = world.service.receive("police_110", police_report(1))
+    far_again = world.service.receive(
+        "citizen_app", app_report(3, gps={**WHERE, "lon": 113.70}, text=TEXT + "，已经好几天了")
+    )
+
+    assert far.duplicate_of is None and again.duplicate_of == here.case_id
+    assert far_again.duplicate_of == far.case_id  # caught up, though not decided again
+    assert world.service.batches_decided_again == 0
     assert world.cases.verify_audit().intact
 
 
