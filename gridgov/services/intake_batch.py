@@ -61,7 +61,6 @@ from gridgov.services.intake_decisions import (
 )
 from gridgov.services.intake_receipts import IntakeReceipt, LocatedBy
 from gridgov.store.intake import AWAITING_MANUAL, IntakeRepository, StoredSignature, Turn
-from gridgov.workflow.events import ChainHead
 from gridgov.workflow.model import (
     Actor,
     Case,
@@ -144,17 +143,17 @@ class IntakeWriter:
                 dedup_started = time.perf_counter()
                 self._decide(index, located, now, added)
                 dedup_seconds = time.perf_counter() - dedup_started
-                turn = self._begin(repo, now, new_reports=len(items))
+                merging = self._merging(located)
+                turn = self._begin(repo, now, new_reports=len(items), merging=merging)
                 report_ids = turn.report_ids
                 dedup_started = time.perf_counter()
                 seen_id = self._catch_up(turn, index, located, now, added)
-                known, head = self._merge_targets(repo, located)
+                known = self._merge_targets(repo, located, merging, turn)
                 dedup_seconds += time.perf_counter() - dedup_started
                 steps = self._steps(items, report_ids, known, now)
                 new_cases = {str(i.case_id): (i.placement.lon, i.placement.lat) for i in located}
                 audit_started = time.perf_counter()
-                if head is None and steps:
-                    head = repo.cases.lock_head()
+                head = turn.head
                 with repo.writes_together(new_cases.keys() | known.keys()):
                     final, refused = self._cases.apply_batch(
                         repo.cases, known, steps, now, new_cases=new_cases, head=head
@@ -205,11 +204,12 @@ class IntakeWriter:
                     repo = IntakeRepository(session)
                     (item.case_id,) = repo.new_case_ids(1)
                     self._decide(index, [item], now, added)
-                    turn = self._begin(repo, now, new_reports=0)
+                    merging = self._merging([item])
+                    turn = self._begin(repo, now, new_reports=0, merging=merging)
                     if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
                         raise AlreadyLocated(report_id, None)
                     seen_id = self._catch_up(turn, index, [item], now, added)
-                    known, head = self._merge_targets(repo, [item])
+                    known = self._merge_targets(repo, [item], merging, turn)
                     steps = self._steps([item], [report_id], known, now, reporter=actor)
                     final, refused = self._cases.apply_batch(
                         repo.cases,
@@ -217,7 +217,7 @@ class IntakeWriter:
                         steps,
                         now,
                         new_cases={str(item.case_id): (lon, lat)},
-                        head=head,
+                        head=turn.head,
                     )
                     self._keep_refused_apart([item], steps, refused, index)
                     repo.set_located(report_id, lon, lat, item.case_id, decisions(item))
@@ -239,10 +239,14 @@ class IntakeWriter:
                 self._index = self._warm_index()
             return self._index
 
-    def _begin(self, repo: IntakeRepository, now: datetime, *, new_reports: int) -> Turn:
-        """Take the intake turn with report ids for the batch and the reports stored elsewhere
-        since this index last looked."""
+    def _begin(
+        self, repo: IntakeRepository, now: datetime, *, new_reports: int, merging: dict[int, int]
+    ) -> Turn:
+        """Take the intake turn with report ids for the batch, the reports stored elsewhere
+        since this index last looked, and the merge targets and audit head locked."""
         return repo.begin_intake(
+            merging=merging,
+            head=True,
             new_reports=new_reports,
             since=now - self._finder.window,
             after_id=self._seen_id,
@@ -303,33 +307,44 @@ class IntakeWriter:
             index.add(replace(sig, case_id=joined or str(item.case_id)))
             added.append(sig.id)
 
+    def _merging(self, located: list[ReportInProgress]) -> dict[int, int]:
+        """The existing cases the batch's reports merge into, each with the sequence number of
+        the state this process keeps of it (0: none kept)."""
+        ours = {i.case_id for i in located}
+        targets = {i.duplicate_of for i in located if i.duplicate_of is not None} - ours
+        return {t: self._targets[t].seq if t in self._targets else 0 for t in sorted(targets)}
+
     def _merge_targets(
-        self, repo: IntakeRepository, located: list[ReportInProgress]
-    ) -> tuple[dict[str, Case], ChainHead | None]:
-        """The current state of the existing cases that reports will merge into, locked, and
-        the audit head, locked after them (one round trip on PostgreSQL: `lock_for_merge`); no
-        locks and no head when the batch merges into none.
+        self,
+        repo: IntakeRepository,
+        located: list[ReportInProgress],
+        locked: dict[int, int],
+        turn: Turn,
+    ) -> dict[str, Case]:
+        """The current state of the existing cases that reports will merge into, locked.
+
+        They were locked, and their events since the state kept here read, as the turn began
+        (`locked`, decided before it); a batch that decided again in the turn locks the targets
+        it newly chose now, behind the audit head it holds, so without waiting: a row held by a
+        person's command makes the batch run again (`ConcurrentChange`).
 
         A case that many reports merge into (a burst main draws dozens of calls within the
         hour) would be replayed from all its events, more with each merge, for every one of
         them; so the state last seen is kept here, and only the events appended since (by
         another process, or a person) are read and applied."""
-        ours = {i.case_id for i in located}
-        targets = sorted({i.duplicate_of for i in located if i.duplicate_of is not None} - ours)
-        if not targets:
-            return {}, None
-        kept = {t: self._targets[t] for t in targets if t in self._targets}
-        events, head = repo.cases.lock_for_merge(
-            {t: kept[t].seq if t in kept else 0 for t in targets}
-        )
+        merging = self._merging(located)
+        events = dict(turn.events)
+        more = {t: seq for t, seq in merging.items() if t not in locked}
+        if more:
+            events.update(repo.cases.lock_for_merge(more, wait=False)[0])
         known: dict[str, Case] = {}
-        for target in targets:
-            case = kept.get(target)
+        for target in merging:
+            case = self._targets.get(target)
             for event in events.get(target, ()):
                 case = apply(case, event)
             if case is not None:
                 known[str(target)] = case
-        return known, head
+        return known
 
     def _forget(self, added: list[str], known: Mapping[str, Case]) -> None:
         """Undo what a failed batch told this process: its index additions, and the states of

@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -372,15 +372,21 @@ class CaseRepository:
             # halves the writes to the table's eleven indexes.
             insert_many(self._session, core_table(CaseRow), [_new_case_values(c) for c in cases])
 
-    def lock_cases(self, case_ids: Iterable[int]) -> None:
+    def lock_cases(self, case_ids: Iterable[int], *, wait: bool = True) -> None:
         """Lock the cases' rows until commit (PostgreSQL), in id order; NotFound names a
-        missing case."""
+        missing case. Without `wait`, a row another transaction holds is a `ConcurrentChange`."""
         wanted = sorted(set(case_ids))
         query = select(CaseRow.id).where(among(self._session, CaseRow.id, wanted))
         query = query.order_by(CaseRow.id)
         if self._postgres:
-            query = query.with_for_update()
-        _require(wanted, set(self._session.scalars(query)))
+            query = query.with_for_update(nowait=not wait)
+        try:
+            found = set(self._session.scalars(query))
+        except OperationalError as exc:
+            if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+                raise ConcurrentChange(str(case_id) for case_id in wanted) from exc
+            raise
+        _require(wanted, found)
 
     def exists(self, case_id: int) -> bool:
         return self._session.get(CaseRow, case_id) is not None
@@ -427,29 +433,21 @@ class CaseRepository:
         return grouped
 
     def lock_for_merge(
-        self, after: Mapping[int, int]
+        self, after: Mapping[int, int], *, wait: bool = True
     ) -> tuple[dict[int, list[CaseEvent]], ChainHead]:
         """Before merging reports into existing cases: lock their rows (`lock_cases`), read
         their events after the sequence number `after` gives each (`events_after`), then lock
         the audit head (`lock_head`), in the store's lock order. On PostgreSQL the three are
-        one round trip (`read_together`)."""
+        one round trip (`read_together`). Without `wait`, a case row another transaction holds
+        is a `ConcurrentChange` at once: for a caller that holds the audit head already, which
+        must not wait for a row behind it."""
         if not self._postgres or len(after) > 500:
-            self.lock_cases(after)
+            self.lock_cases(after, wait=wait)
             return self.events_after(after), self.lock_head()
-        ids = sorted(after)
-        locked, rows, head = read_together(
-            self._session,
-            [
-                (_LOCK_CASES, (ids,)),
-                (_EVENTS_AFTER, (ids, [after[i] for i in ids])),
-                (_LOCK_HEAD, ()),
-            ],
-        )
-        _require(ids, {row.id for row in locked})
-        grouped: dict[int, list[CaseEvent]] = defaultdict(list)
-        for row in rows:
-            grouped[row.case_id].append(_event(row))
-        return grouped, ChainHead(head[0].global_seq, head[0].hash)
+        try:
+            return merge_locked(after, read_together(self._session, merge_lock(after, wait=wait)))
+        except psycopg.errors.LockNotAvailable as exc:
+            raise ConcurrentChange(str(case_id) for case_id in sorted(after)) from exc
 
     def case(self, case_id: int) -> Case:
         """The case its events describe (the events, not the projection, are the truth)."""
@@ -711,6 +709,32 @@ _EVENTS_AFTER = (
 _LOCK_HEAD = "select global_seq, hash from audit_head where id = 1 for update"
 # `reserve_ids` on PostgreSQL: (table, count).
 RESERVE_IDS = "select nextval(pg_get_serial_sequence(%s, 'id')) as id from generate_series(1, %s)"
+
+
+def merge_lock(after: Mapping[int, int], *, wait: bool = True) -> list[tuple[str, Sequence[Any]]]:
+    """`lock_for_merge`'s statements on PostgreSQL, for a caller's pipeline (`read_together`):
+    the cases' rows locked in id order, their events after `after`, the audit head locked; only
+    the head when `after` is empty. `merge_locked` reads their answers."""
+    ids = sorted(after)
+    if not ids:
+        return [(_LOCK_HEAD, ())]
+    lock = _LOCK_CASES if wait else _LOCK_CASES + " nowait"
+    return [(lock, (ids,)), (_EVENTS_AFTER, (ids, [after[i] for i in ids])), (_LOCK_HEAD, ())]
+
+
+def merge_locked(
+    after: Mapping[int, int], answers: Sequence[list[Any]]
+) -> tuple[dict[int, list[CaseEvent]], ChainHead]:
+    """The events by case and the audit head from the answers to `merge_lock(after)`;
+    NotFound names a case that is not stored."""
+    *cases, head = answers
+    grouped: dict[int, list[CaseEvent]] = defaultdict(list)
+    if cases:
+        locked, rows = cases
+        _require(sorted(after), {row.id for row in locked})
+        for row in rows:
+            grouped[row.case_id].append(_event(row))
+    return grouped, ChainHead(head[0].global_seq, head[0].hash)
 
 
 def _require(wanted: Iterable[int], found: set[int]) -> None:

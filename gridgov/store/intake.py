@@ -30,6 +30,8 @@ from gridgov.store.cases import (
     core_table,
     driver_of,
     insert_many,
+    merge_lock,
+    merge_locked,
     pipelined,
     read_together,
     reserve_ids,
@@ -37,6 +39,7 @@ from gridgov.store.cases import (
     violated_table,
 )
 from gridgov.store.tables import CaseRow, IntakeKeyRow, ReportRow
+from gridgov.workflow.events import CaseEvent, ChainHead
 
 # pg_advisory_xact_lock key: intake batches take turns across processes ("gridgov intake").
 INTAKE_LOCK_KEY = 0x67726964_696E7461
@@ -92,28 +95,59 @@ class IntakeRepository:
             self.cases.begin_write()
         return self.cases.reserve_case_ids(count)
 
-    def begin_intake(self, *, new_reports: int, since: datetime, after_id: int) -> Turn:
+    def begin_intake(
+        self,
+        *,
+        new_reports: int,
+        since: datetime,
+        after_id: int,
+        merging: Mapping[int, int] | None = None,
+        head: bool = False,
+    ) -> Turn:
         """Become the intake writer until commit, after `new_case_ids` and before anything else.
         Reserves ids for `new_reports` reports, and reads the reports other processes stored
-        above `after_id` since `since` (`reports_since`).
+        above `after_id` since `since` (`reports_since`). `merging` names the cases the batch
+        expects to merge reports into, each with the sequence number its state is known to:
+        their rows are locked and their events since read (`CaseRepository.lock_for_merge`);
+        they, or `head`, lock the audit head too.
 
         On PostgreSQL an advisory lock makes intake batches of every process take turns from
         here on, not only at the audit chain's head (which they reach later anyway): each sees
-        every report the ones before it committed, and reserves its report ids after them. The
-        lock, the read and the report ids go as one round trip (`read_together`). On SQLite the
-        write lock `new_case_ids` took does it.
+        every report the ones before it committed, and reserves its report ids after them. All
+        of it goes as one round trip (`read_together`). On SQLite the write lock `new_case_ids`
+        took does it.
         """
+        merging = merging or {}
+        events: Mapping[int, list[CaseEvent]] = {}
+        chain: ChainHead | None = None
         if self._session.get_bind().dialect.name != "postgresql":
-            return Turn(self.reserve_report_ids(new_reports), self.reports_since(after_id, since))
-        _, reports, report_ids = read_together(
+            report_ids = self.reserve_report_ids(new_reports)
+            caught_up = self.reports_since(after_id, since)
+            if merging:
+                events, chain = self.cases.lock_for_merge(merging)
+            elif head:
+                chain = self.cases.lock_head()
+            return Turn(report_ids, caught_up, events, chain)
+        together = len(merging) <= 500 and bool(merging or head)
+        answers = read_together(
             self._session,
             [
                 ("select pg_advisory_xact_lock(%s)", (INTAKE_LOCK_KEY,)),
                 (_CAUGHT_UP, (after_id, since)),
                 (RESERVE_IDS, ("reports", new_reports)),
+                *(merge_lock(merging) if together else ()),
             ],
         )
-        return Turn(sorted(row.id for row in report_ids), [_caught_up(row) for row in reports])
+        if together:
+            events, chain = merge_locked(merging, answers[3:])
+        elif merging:
+            events, chain = self.cases.lock_for_merge(merging)
+        return Turn(
+            sorted(row.id for row in answers[2]),
+            [_caught_up(row) for row in answers[1]],
+            events,
+            chain,
+        )
 
     # Reports
 
@@ -292,6 +326,8 @@ class Turn:
 
     report_ids: list[int]
     caught_up: list[StoredSignature]  # other processes' reports since the batch's `after_id`
+    events: Mapping[int, list[CaseEvent]]  # of the cases it merges into, by case
+    head: ChainHead | None  # the audit head, locked
 
 
 # `begin_intake`'s catch-up on PostgreSQL, as `reports_since` writes it.

@@ -157,3 +157,22 @@ def test_cases_locked_for_a_merge_answer_their_new_events_and_hold_the_head(
             _assert_locked(sessions, select(AuditHeadRow.id))
     with pytest.raises(NotFound), sessions.begin() as s:
         CaseRepository(s).lock_for_merge({int(first.id): 0, 9999: 0})
+
+
+def test_a_merge_lock_that_may_not_wait_is_refused_at_once_by_a_held_row(
+    sessions: sessionmaker[Session],
+) -> None:
+    first, second, _ = _two_cases_one_filed(sessions)
+    with sessions.begin() as holder:
+        CaseRepository(holder).lock_cases([int(second.id)])
+        with sessions.begin() as s:
+            events, _ = CaseRepository(s).lock_for_merge({int(first.id): 1}, wait=False)
+            assert [e.seq for e in events[int(first.id)]] == [2]
+        if holder.get_bind().dialect.name != "postgresql":
+            return  # SQLite's write lock serialises the two transactions instead
+        for after in (
+            {int(second.id): 0},
+            {n: 0 for n in range(int(second.id), 600 + int(second.id))},
+        ):
+            with pytest.raises(ConcurrentChange, match=str(second.id)), sessions.begin() as s:
+                CaseRepository(s).lock_for_merge(after, wait=False)

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridgov.core.errors import NotFound
 from gridgov.store.cases import CaseRepository, ConcurrentChange, NewCase, ReportExists
 from gridgov.store.intake import IntakeRepository
 from gridgov.store.tables import CaseRow, ReportRow
@@ -114,6 +116,42 @@ def test_the_intake_turn_begins_with_ids_and_the_reports_stored_since_a_given_on
     assert len(case_ids) == 2 and min(case_ids) > case_id
     assert len(turn.report_ids) == 3 and min(turn.report_ids) > max(ids)
     assert turn.report_ids == sorted(turn.report_ids)
+    assert turn.events == {} and turn.head is None
+
+
+def test_the_intake_turn_locks_the_merge_targets_with_their_new_events_and_the_head(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.cases.begin_write()
+        (case_id,) = repo.cases.reserve_case_ids(1)
+        (report_id,) = repo.reserve_report_ids(1)
+        case, events = decided(case_id, report_id)
+        repo.cases.insert_cases([NewCase(case_id, 113.6, 34.7, NOW, case, NOW)])
+        repo.cases.append(events)
+        repo.add_reports([report_row(report_id, "H-1", case_id)])
+    postgres = sessions.kw["bind"].dialect.name == "postgresql"
+    for merging, head in (({case_id: 1}, False), ({}, True)):
+        with sessions.begin() as s:
+            repo = IntakeRepository(s)
+            repo.new_case_ids(1)
+            turn = repo.begin_intake(
+                new_reports=1, since=NOW, after_id=report_id, merging=merging, head=head
+            )
+            assert turn.head == repo.cases.head() and turn.head.global_seq == 2
+            assert {k: [e.seq for e in v] for k, v in turn.events.items()} == (
+                {case_id: [2]} if merging else {}
+            )
+            if postgres:
+                held = ["audit_head", *(["cases"] if merging else [])]
+                for table in held:
+                    with sessions() as other, pytest.raises(OperationalError, match="obtain"):
+                        other.execute(text(f"select 1 from {table} for update nowait"))
+    with pytest.raises(NotFound), sessions.begin() as s:
+        repo = IntakeRepository(s)
+        repo.new_case_ids(0)
+        repo.begin_intake(new_reports=0, since=NOW, after_id=0, merging={9999: 0})
 
 
 def test_a_new_case_is_inserted_with_its_projection_before_its_events(
