@@ -30,6 +30,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     JSON,
     Dialect,
+    Row,
     Table,
     and_,
     any_,
@@ -658,7 +659,8 @@ _PROJECTED_COLUMNS = (
 )
 
 
-def stored_report(row: ReportRow) -> StoredReport:
+def stored_report(row: ReportRow | Row[Any]) -> StoredReport:
+    """A report as stored, from its ORM row or a Core row of `reports`."""
     return StoredReport(
         id=row.id,
         channel=row.channel,

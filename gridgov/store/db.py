@@ -38,15 +38,22 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for reads, whose transaction ends in a COMMIT rather than a ROLLBACK.
+    """A session for reads that need no transaction around them (each a single statement).
 
-    psycopg forgets every statement it prepared on a connection when a transaction there rolls
-    back, and deallocates them on the server with one more round trip; the next transactions on
-    that connection then have PostgreSQL plan each statement again (on the partitioned `cases`,
-    a third of a millisecond for a row lock). Paths that read before every intake batch use this,
-    so that the batch's own statements stay prepared. Write nothing through it: it would stay.
+    On PostgreSQL its connection runs in autocommit: each read is one round trip, with no BEGIN
+    before it and no COMMIT or ROLLBACK after. That matters on paths taken before every intake
+    batch, for a second reason too: psycopg forgets every statement it prepared on a connection
+    when a transaction there rolls back (and deallocates them on the server with one more round
+    trip), so the next transactions on that connection have PostgreSQL plan each statement again
+    (on the partitioned `cases`, a third of a millisecond for a row lock). On SQLite, where a
+    statement costs no round trip, it is a transaction that commits. Write nothing through it.
     """
-    with sessions.begin() as session:
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        with sessions.begin() as session:
+            yield session
+        return
+    with sessions() as session:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
 
 

@@ -162,12 +162,14 @@ class IntakeRepository:
             by_channel.setdefault(channel, []).append(external_id)
         # One channel per query: SQLite answers `(channel, external_id) IN (VALUES …)` by reading
         # the whole table, but `channel = ? AND external_id IN (…)` from the unique index.
+        # Core rows, not ORM objects: this runs before every batch, usually to find nothing.
+        reports = core_table(ReportRow)
         for channel, ids in by_channel.items():
             for start in range(0, len(ids), 500):
-                rows = self._session.scalars(
-                    select(ReportRow).where(
-                        ReportRow.channel == channel,
-                        among(self._session, ReportRow.external_id, ids[start : start + 500]),
+                rows = self._session.execute(
+                    select(reports).where(
+                        reports.c.channel == channel,
+                        among(self._session, reports.c.external_id, ids[start : start + 500]),
                     )
                 )
                 for row in rows:

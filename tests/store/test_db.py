@@ -64,7 +64,7 @@ def test_a_read_through_reading_keeps_the_connections_prepared_statements(
     pg_cluster: TempCluster,
 ) -> None:
     # psycopg prepares a statement run five times on a connection, and forgets them all when a
-    # transaction rolls back: a plain session's read does; `reading` commits instead.
+    # transaction rolls back: a plain session's read does; `reading` has none to roll back.
     url = pg_cluster.url_for(pg_cluster.clone_database(POSTGIS_TEMPLATE))
     engine = make_engine(url, pool_size=1, max_overflow=0)
     sessions = session_factory(engine)
@@ -79,6 +79,9 @@ def test_a_read_through_reading_keeps_the_connections_prepared_statements(
             session.execute(text("select 2"))
         with reading(sessions) as session:
             assert session.scalar(prepared) == 0
+            # Each read is its own transaction: no BEGIN before them, nothing to end after.
+            first = session.scalar(text("select now()"))
+            assert session.scalar(text("select now()")) > first
     finally:
         engine.dispose()
 
