@@ -75,7 +75,8 @@ class Settings(BaseSettings):
         ge=0,
         description="Allocations between young-generation garbage collections once a server has "
         "warmed up (`Runtime.warm_up`); Python's 700 makes a process holding a city's indexes "
-        "spend a fifth of intake in the collector. 0 keeps Python's default.",
+        "spend a fifth of intake in the collector. The same warm-up takes middle-generation "
+        "passes every 2 young ones and freezes what it built. 0 keeps Python's defaults.",
     )
     timezone: str = Field("Asia/Shanghai", description="Local time zone of the city.")
     host: str = Field("127.0.0.1", description="Address `gridgov serve` listens on.")

@@ -283,7 +283,7 @@ def test_a_runtime_warmed_up_for_serving_collects_garbage_less_often(
     try:
         with pytest.raises(NotFound, match="active grid layer"):
             runtime.warm_up()  # no layer yet: nothing to index, but the collector is set
-        assert gc.get_threshold() == (12_345, *before[1:])
+        assert gc.get_threshold() == (12_345, 2, before[2])
     finally:
         gc.set_threshold(*before)
         runtime.close()
