@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: dict[str, int]
+    merged: float | None = None  # the share of intake reports merged as duplicates
 
     @property
     def per_s(self) -> float:
@@ -95,7 +97,9 @@ def lua_string(value: str) -> str:
 
 
 def intake_script(stack: Stack, run: str) -> str:
-    """A wrk script pushing every channel in turn, each report with a new external id."""
+    """A wrk script pushing every channel in turn, each report with a new external id, at places
+    drawn in an order of the run's own (the same order in two runs would repeat the first run's
+    reports at the same places, and nearly all of the second would merge as duplicates)."""
     at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     templates = []
     for channel in PUSH_CHANNELS:
@@ -121,7 +125,7 @@ function setup(thread)
 end
 function init(args)
   prefix = "{run}-" .. tid .. "-"
-  math.randomseed(tid * 7919 + 17)
+  math.randomseed(tid * 7919 + {zlib.crc32(run.encode()) % 1_000_003})
 end
 function request()
   counter = counter + 1
@@ -396,8 +400,9 @@ def run(stack: Stack, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         r = run_one(
             f"intake c={connections}", base, intake_script(stack, f"R{i}"), connections, 10, workdir
         )
+        r.merged = merged_share(stack, f"R{i}")
         ramp.append(r)
-        say(_line(r))
+        say(f"{_line(r)} · merged {r.merged:.0%}")
     results["ramp"] = ramp
     mix = [("POST /api/v1/intake/{channel}", intake, args.connections)]
     mix.append(
@@ -433,6 +438,19 @@ def run(stack: Stack, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     results["server_exit"] = server.terminate()
     results["load_after"] = os.getloadavg()[0]
     return results
+
+
+def merged_share(stack: Stack, run: str) -> float:
+    """The share of a wrk run's reports (external ids `run-…`) that intake merged into a case."""
+    import psycopg
+
+    with psycopg.connect(stack.cluster.dsn("gridgov"), autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*), count(intake->>'duplicate_of') from reports where external_id like %s",
+            (f"{run}-%",),
+        ).fetchone()
+    assert row is not None
+    return row[1] / row[0] if row[0] else 0.0
 
 
 def durable(stack: Stack, on: bool) -> None:
