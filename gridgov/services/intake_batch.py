@@ -3,18 +3,19 @@
 Inside the transaction, in this order (the store's lock order: write lock, case rows, audit head):
 
     case ids → deduplicate against this process's index → take the turn (`begin_intake`): the
-    turn itself, the reports other processes stored meanwhile and report ids → add those to the
-    index, deciding the batch's duplicates again if any lies where its lookups read → lock the
-    merge targets, read their events since this process last saw them, lock the audit head →
-    decide the case loop's commands → write: the new cases with their projection, the sealed
-    events, the head, the other projections, an anchor, the reports → commit
+    turn itself, the reports other processes stored meanwhile, report ids, the merge targets
+    locked with their events since this process last saw them, the audit head locked → add the
+    others' reports to the index, deciding the batch's duplicates again if any lies where its
+    lookups read (and locking a target newly chosen) → decide the case loop's commands → write:
+    the new cases with their projection, the sealed events, the head, the other projections, an
+    anchor, the reports → commit
 
 Reserving the ids first lets everything be decided before anything is written: each new case is
 inserted once, finished, rather than as a placeholder updated later, and each report is inserted
 with the final record of what happened to it (a merge refused because its target closed
 meanwhile included). Every process's batches wait for the one holding the turn, so on PostgreSQL
 the statements of each arrow above go as one round trip (psycopg pipelines: `read_together`,
-`IntakeRepository.writes_together`, which also commits): three round trips in the turn where
+`IntakeRepository.writes_together`, which also commits): two round trips in the turn where
 there were fifteen. For the same reason the duplicate search, whose cost grows with the reports
 around (in a city's dense core a lookup reads ~90 neighbours), runs before the turn: the
 decisions it takes are the ones it would take in the turn unless a report another process
