@@ -156,7 +156,7 @@ class IntakeService:
     @property
     def batches_decided_again(self) -> int:
         """Batches whose duplicates were decided again in the intake turn, because a report
-        another process stored meanwhile lay near them (intake_batch); for benchmarks."""
+        another process stored meanwhile lay near them (intake_batch)."""
         return self._writer.decided_again
 
     def check_channel(self, channel: str) -> None:

@@ -116,7 +116,7 @@ class IntakeWriter:
         self._writing = threading.RLock()
         # Merge targets' states as last seen, least recently used first (`_merge_targets`).
         self._targets: OrderedDict[int, Case] = OrderedDict()
-        # Batches whose duplicates were decided again in the turn (`_catch_up`), for benchmarks.
+        # Batches whose duplicates were decided again in the turn (`_catch_up`).
         self.decided_again = 0
 
     def store(
