@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 
 def module_db_url(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
@@ -20,3 +24,9 @@ def module_db_url(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]
         yield cluster.url_for(name)
     finally:
         cluster.drop_database(name)
+
+
+def assert_locked(sessions: sessionmaker[Session], query: Select[Any]) -> None:
+    """Another session cannot lock what `query` selects (PostgreSQL)."""
+    with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
+        other.execute(query.with_for_update(nowait=True))

@@ -145,7 +145,9 @@ class IntakeWriter:
                 self._decide(index, located, now, added)
                 dedup_seconds = time.perf_counter() - dedup_started
                 merging = self._merging(located)
-                turn = self._begin(repo, now, new_reports=len(items), merging=merging)
+                turn = self._begin(
+                    repo, now, new_reports=len(items), merging=merging, head=bool(located)
+                )
                 report_ids = turn.report_ids
                 dedup_started = time.perf_counter()
                 seen_id = self._catch_up(turn, index, located, now, added)
@@ -154,10 +156,9 @@ class IntakeWriter:
                 steps = self._steps(items, report_ids, known, now)
                 new_cases = {str(i.case_id): (i.placement.lon, i.placement.lat) for i in located}
                 audit_started = time.perf_counter()
-                head = turn.head
                 with repo.writes_together(new_cases.keys() | known.keys()):
                     final, refused = self._cases.apply_batch(
-                        repo.cases, known, steps, now, new_cases=new_cases, head=head
+                        repo.cases, known, steps, now, new_cases=new_cases, head=turn.head
                     )
                     audit_seconds = time.perf_counter() - audit_started
                     self._keep_refused_apart(items, steps, refused, index)
@@ -206,7 +207,7 @@ class IntakeWriter:
                     (item.case_id,) = repo.new_case_ids(1)
                     self._decide(index, [item], now, added)
                     merging = self._merging([item])
-                    turn = self._begin(repo, now, new_reports=0, merging=merging)
+                    turn = self._begin(repo, now, new_reports=0, merging=merging, head=True)
                     if repo.lock_report(report_id).location_status != AWAITING_MANUAL:
                         raise AlreadyLocated(report_id, None)
                     seen_id = self._catch_up(turn, index, [item], now, added)
@@ -241,13 +242,20 @@ class IntakeWriter:
             return self._index
 
     def _begin(
-        self, repo: IntakeRepository, now: datetime, *, new_reports: int, merging: dict[int, int]
+        self,
+        repo: IntakeRepository,
+        now: datetime,
+        *,
+        new_reports: int,
+        merging: dict[int, int],
+        head: bool,
     ) -> Turn:
         """Take the intake turn with report ids for the batch, the reports stored elsewhere
-        since this index last looked, and the merge targets and audit head locked."""
+        since this index last looked, and the merge targets locked; the audit head too when
+        the batch will append events (`head`: it opens a case)."""
         return repo.begin_intake(
             merging=merging,
-            head=True,
+            head=head,
             new_reports=new_reports,
             since=now - self._finder.window,
             after_id=self._seen_id,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import Select, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.errors import NotFound
@@ -16,6 +14,7 @@ from gridgov.store.tables import AuditHeadRow, CaseEventRow, CaseRow, ReportRow
 from gridgov.workflow.events import GENESIS, CaseEvent, verify_chain
 from gridgov.workflow.model import Actor, Case, FileCase, ReportCase, Role
 from gridgov.workflow.transitions import decide
+from tests.databases import assert_locked
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 INTAKE = Actor("i", Role.INTAKE_OPERATOR)
@@ -110,12 +109,6 @@ def _two_cases_one_filed(sessions: sessionmaker[Session]) -> tuple[Case, Case, l
     return first, second, filed
 
 
-def _assert_locked(sessions: sessionmaker[Session], query: Select[Any]) -> None:
-    """Another session cannot lock what `query` selects (PostgreSQL)."""
-    with sessions() as other, pytest.raises(OperationalError, match="could not obtain"):
-        other.execute(query.with_for_update(nowait=True))
-
-
 def test_locked_cases_stay_locked_until_commit_and_their_events_read_back(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -137,7 +130,7 @@ def test_locked_cases_stay_locked_until_commit_and_their_events_read_back(
         }
         assert after[int(first.id)] == filed
         if s.get_bind().dialect.name == "postgresql":
-            _assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == int(first.id)))
+            assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == int(first.id)))
         with pytest.raises(NotFound):
             repo.lock_cases([int(first.id), 9999])
 
@@ -153,8 +146,8 @@ def test_cases_locked_for_a_merge_answer_their_new_events_and_hold_the_head(
         assert Case.replay(events[int(second.id)]) == second
         assert head == repo.head() and head.global_seq == 3
         if s.get_bind().dialect.name == "postgresql":
-            _assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == int(second.id)))
-            _assert_locked(sessions, select(AuditHeadRow.id))
+            assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == int(second.id)))
+            assert_locked(sessions, select(AuditHeadRow.id))
     with pytest.raises(NotFound), sessions.begin() as s:
         CaseRepository(s).lock_for_merge({int(first.id): 0, 9999: 0})
 

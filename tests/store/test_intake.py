@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.errors import NotFound
 from gridgov.store.cases import CaseRepository, ConcurrentChange, NewCase, ReportExists
 from gridgov.store.intake import IntakeRepository
-from gridgov.store.tables import CaseRow, ReportRow
+from gridgov.store.tables import AuditHeadRow, CaseRow, ReportRow
 from gridgov.workflow.events import verify_chain
 from gridgov.workflow.model import Actor, Case, FileCase, ReportCase, Role
 from gridgov.workflow.transitions import decide
+from tests.databases import assert_locked
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 INTAKE = Actor("intake:test", Role.INTAKE_OPERATOR)
@@ -144,10 +144,9 @@ def test_the_intake_turn_locks_the_merge_targets_with_their_new_events_and_the_h
                 {case_id: [2]} if merging else {}
             )
             if postgres:
-                held = ["audit_head", *(["cases"] if merging else [])]
-                for table in held:
-                    with sessions() as other, pytest.raises(OperationalError, match="obtain"):
-                        other.execute(text(f"select 1 from {table} for update nowait"))
+                assert_locked(sessions, select(AuditHeadRow.id))
+                if merging:
+                    assert_locked(sessions, select(CaseRow.id).where(CaseRow.id == case_id))
     with pytest.raises(NotFound), sessions.begin() as s:
         repo = IntakeRepository(s)
         repo.new_case_ids(0)
