@@ -14,7 +14,9 @@ Steps of `train`, each one switchable in `TrainConfig` so the model card can sho
    fitted again.
 6. Temperature scaling of the scores, fitted on out-of-fold scores, so that the top probability is
    a calibrated confidence; the auto-filing threshold is the lowest confidence whose auto-filed
-   share was at least `target_precision` accurate out of fold.
+   share was at least `target_precision` + `precision_margin` accurate out of fold. The margin is
+   there because the lowest such confidence is picked where the out-of-fold accuracy just crosses
+   the aim: on new messages it lands a little lower (0.1–0.3 points, cross-fitted, model card).
 
 In cross-validation every step that reads text (lexicon, vocabulary, idf, self-training) sees only
 the training fold and the unlabelled messages, never the held-out rows.
@@ -74,7 +76,11 @@ class TrainConfig:
     folds: int = 5
     repeats: int = 3
     seed: int = 2020
+    # The share filed automatically must be this accurate (the goal) ...
     target_precision: float = 0.97
+    # ... so the threshold aims this much higher: cross-fitted, a threshold picked at exactly the
+    # goal gave 96.96–97.01 % on three CV seeds, one picked 0.3 points higher 97.38–97.44 %.
+    precision_margin: float = 0.003
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +96,7 @@ class TrainConfig:
             "pseudo_margin": self.pseudo_margin,
             "cv": f"{self.repeats}×{self.folds}-fold stratified, seed {self.seed}",
             "target_precision": self.target_precision,
+            "precision_margin": self.precision_margin,
         }
 
 
@@ -339,7 +346,7 @@ def cross_validate(
         accuracy=tuple(accuracy),
         macro_f1=tuple(macro),
         per_class=per_class_scores(pooled_true, pooled_pred, labels),
-        calibration=calibrate(oof, fold_of, y, config.target_precision),
+        calibration=calibrate(oof, fold_of, y, config.target_precision + config.precision_margin),
         pseudo_labelled=float(np.mean(pseudo)),
     )
 
