@@ -49,12 +49,14 @@ class Settings(BaseSettings):
         description="An address located by the gazetteer below this confidence waits for manual "
         "location instead.",
     )
-    intake_auto_file_min_confidence: float = Field(
-        0.8,
+    intake_auto_file_min_confidence: float | None = Field(
+        None,
         ge=0,
         le=1,
         description="A trusted channel's report is filed automatically only when its category "
-        "came from the channel or the classifier is at least this sure.",
+        "came from the channel or the classifier is at least this sure. Unset: the classifier's "
+        "own threshold, calibrated in training (hotline-linear: 0.95), or 0.8 for the keyword "
+        "list, whose confidence was never measured.",
     )
     intake_classifier: str = Field(
         "keyword", description="Name of the registered text classifier intake asks."

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridgov.ai.classifier import KeywordClassifier
+from gridgov.ai.classifier import KeywordClassifier, TextClassifier
 from gridgov.ai.duplicates import DuplicateFinder
 from gridgov.core.clock import FixedClock
 from gridgov.grids.model import Grid
@@ -71,6 +71,7 @@ def build_intake_world(
     grids: list[Grid],
     *,
     options: IntakeOptions | None = None,
+    classifier: TextClassifier | None = None,
 ) -> IntakeWorld:
     clock = FixedClock(FRIDAY_AFTERNOON)
     locating = GridLocating(sessions, parameters=IndexParameters(), cache_dir=index_dir)
@@ -85,7 +86,7 @@ def build_intake_world(
         cases,
         Placer(locating, threshold=0.6, places=_places),
         clock,
-        classifier=KeywordClassifier.from_file(taxonomy=cases.taxonomy),
+        classifier=classifier or KeywordClassifier.from_file(taxonomy=cases.taxonomy),
         finder=DuplicateFinder(taxonomy=cases.taxonomy),
         files=files,
         options=options,

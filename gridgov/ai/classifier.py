@@ -57,6 +57,11 @@ class TextClassifier(Protocol):
         """At most `k` suggestions, best first; empty when the classifier has no idea."""
         ...
 
+    def auto_file_threshold(self, channel: str | None = None) -> float | None:
+        """The confidence at which a suggestion for `channel` may be filed without a person, when
+        the classifier was calibrated for it (out of fold, in training); None when it was not."""
+        ...
+
 
 ClassifierFactory = Callable[[CategoryTree], TextClassifier]
 
@@ -152,6 +157,10 @@ class KeywordClassifier:
             words = "、".join(matched[code])
             out.append(Suggestion(code, confidence, f"关键词 / keywords: {words}"))
         return out[:k]
+
+    def auto_file_threshold(self, channel: str | None = None) -> float | None:
+        """None: keyword weights are hand-set, their confidence was never measured."""
+        return None
 
     def _score(self, text: str) -> tuple[dict[str, float], dict[str, list[str]]]:
         hits = [word for word in self._by_text if word in text]

@@ -294,6 +294,10 @@ class TrainedClassifier:
             )
         return out[:k]
 
+    def auto_file_threshold(self, channel: str | None = None) -> float | None:
+        """The model's own threshold, whatever the channel (it was trained on one kind of text)."""
+        return self.threshold
+
     def auto_file(self, suggestions: Sequence[Suggestion]) -> bool:
         """Whether the top suggestion is confident enough to file without confirmation."""
         return bool(suggestions) and suggestions[0].confidence >= self.threshold

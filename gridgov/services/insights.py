@@ -42,6 +42,7 @@ from gridgov.services.briefing import BriefingService
 from gridgov.services.cases import CaseService, OutOfScope, owning_level
 from gridgov.services.dispatch_learning import DispatchLearning
 from gridgov.services.insights_warnings import EarlyWarningService
+from gridgov.services.intake_decisions import auto_file_confidence
 from gridgov.store.files import FileStore
 from gridgov.store.insights import InsightsRepository, ReportFacts
 from gridgov.workflow.events import CaseEvent
@@ -64,7 +65,8 @@ class Insights:
 
 @dataclass(frozen=True, slots=True)
 class InsightsOptions:
-    auto_file_min_confidence: float = 0.8
+    # None: the classifier's own calibrated threshold, as intake decides (`auto_file_confidence`).
+    auto_file_min_confidence: float | None = None
     time_zone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
 
 
@@ -114,7 +116,7 @@ class SuggestionService:
             "categories": categories,
             "auto_filed": _auto_filed(events),
             "auto_file_proposed": bool(
-                categories and categories[0]["confidence"] >= self.options.auto_file_min_confidence
+                categories and categories[0]["confidence"] >= self._auto_file_confidence(first)
             ),
             "description": self._description(first, text, case, analysis),
             "description_source": (
@@ -134,6 +136,15 @@ class SuggestionService:
         }
 
     # Categories
+
+    def _auto_file_confidence(self, report: ReportFacts | None) -> float:
+        """The confidence intake required, or would require now, to file this report unaided."""
+        if report is not None and "auto_file_at" in report.intake:
+            calibrated = report.intake["auto_file_at"]
+        else:  # stored before intake recorded it, or no report: ask the classifier
+            channel = report.channel if report is not None else None
+            calibrated = self._classifier.auto_file_threshold(channel)
+        return auto_file_confidence(self.options.auto_file_min_confidence, calibrated)
 
     def _categories(self, report: ReportFacts | None, text: str) -> list[dict[str, Any]]:
         if report is None:

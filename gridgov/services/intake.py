@@ -207,6 +207,7 @@ class IntakeService:
         item.category_code = record.category_code
         item.category_confidence = record.intake.get("category_confidence")
         item.category_source = record.intake.get("category_source")
+        item.auto_file_at = record.intake.get("auto_file_at")
         item.suggestions = list(record.intake.get("suggestions", []))
         item.photo_refs = list(record.intake.get("photos", []))
         item.warnings = list(record.intake.get("warnings", []))

@@ -25,13 +25,16 @@ from gridgov.workflow.model import Actor, Role
 from gridgov.workflow.routing import Assignee, SpecialGridRef
 
 DEFAULT_TRUSTED = frozenset({"city_management", "grid_patrol", "iot_sensor"})
+# How sure a classifier without a calibrated threshold (the keyword list) must be to auto-file.
+UNCALIBRATED_AUTO_FILE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeOptions:
     trusted_channels: frozenset[str] = DEFAULT_TRUSTED
     address_min_confidence: float = 0.6
-    auto_file_min_confidence: float = 0.8
+    # None: the classifier's own calibrated threshold, else UNCALIBRATED_AUTO_FILE.
+    auto_file_min_confidence: float | None = None
     photo_max_bytes: int = 10 * 1024 * 1024
     batch_size: int = 500
 
@@ -46,6 +49,8 @@ class ReportInProgress:
     category_code: str | None = None
     category_confidence: float | None = None
     category_source: str | None = None
+    # The classifier's calibrated auto-filing confidence for this report's channel, if it has one.
+    auto_file_at: float | None = None
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     signature: ReportSignature | None = None
     decision: DuplicateDecision | None = None
@@ -95,6 +100,7 @@ def classify(item: ReportInProgress, classifier: TextClassifier, cases: CaseServ
         item.category_code = best.category_code
         item.category_confidence = best.confidence
         item.category_source = "classifier"
+        item.auto_file_at = classifier.auto_file_threshold(report.channel)
     elif code is not None:
         item.category_code, item.category_source = code, "channel"
 
@@ -155,7 +161,15 @@ def auto_files(item: ReportInProgress, options: IntakeOptions, cases: CaseServic
     if not cases.taxonomy.is_leaf(code):
         return False
     confidence = item.category_confidence or 0.0
-    return confidence >= options.auto_file_min_confidence
+    return confidence >= auto_file_confidence(options.auto_file_min_confidence, item.auto_file_at)
+
+
+def auto_file_confidence(configured: float | None, calibrated: float | None) -> float:
+    """How sure the classifier must be to file without a person: the configured value when set,
+    else the classifier's calibrated threshold, else UNCALIBRATED_AUTO_FILE."""
+    if configured is not None:
+        return configured
+    return calibrated if calibrated is not None else UNCALIBRATED_AUTO_FILE
 
 
 def decisions(item: ReportInProgress) -> dict[str, Any]:
@@ -185,6 +199,7 @@ def decisions(item: ReportInProgress) -> dict[str, Any]:
         "category_code": item.category_code,
         "category_confidence": item.category_confidence,
         "category_source": item.category_source,
+        "auto_file_at": item.auto_file_at,
         "suggestions": item.suggestions,
         "duplicate_of": item.duplicate_of,
         "duplicate": None

@@ -385,8 +385,15 @@ class LearnedClassifier:
         self, text: str, *, channel: str | None = None, hint: str | None = None, k: int = 3
     ) -> list[Suggestion]:
         """The suggestions of the model that fits the channel."""
+        return self._for(channel).suggest(text, channel=channel, hint=hint, k=k)
+
+    def auto_file_threshold(self, channel: str | None = None) -> float | None:
+        """The threshold of the model that answers `channel`."""
+        return self._for(channel).auto_file_threshold(channel)
+
+    def _for(self, channel: str | None) -> TextClassifier:
         chosen = self._urban if channel in URBAN_CHANNELS else self._hotline
-        return (chosen or self._fallback).suggest(text, channel=channel, hint=hint, k=k)
+        return chosen or self._fallback
 
 
 def learned_classifier(

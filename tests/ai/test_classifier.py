@@ -138,6 +138,9 @@ class FixedClassifier:
     ) -> list[Suggestion]:
         return [Suggestion("E0102", 0.5, "always")][:k]
 
+    def auto_file_threshold(self, channel: str | None = None) -> float | None:
+        return None
+
 
 def test_the_keyword_classifier_is_registered_by_name(taxonomy: Taxonomy) -> None:
     built: TextClassifier = classifier("keyword", taxonomy)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridgov.ai.classifier import classifier
+from gridgov.ai.classifier import KeywordClassifier, classifier
 from gridgov.ai.model import LinearTextModel, TrainedClassifier, evaluate, split_text
 from gridgov.ai.training import TrainConfig, train
 from gridgov.core.errors import InvalidInput
@@ -73,6 +73,8 @@ def test_auto_filing_follows_the_shipped_threshold(shipped: TrainedClassifier) -
     sure = shipped.suggest("拖欠工资\n公司拖欠农民工工资，劳动仲裁后仍不支付工资，社保也不交")
     assert shipped.auto_file(sure) == (sure[0].confidence >= shipped.threshold)
     assert not shipped.auto_file([])
+    assert shipped.auto_file_threshold("hotline_12345") == shipped.threshold
+    assert KeywordClassifier.from_file(taxonomy=load_taxonomy()).auto_file_threshold() is None
 
 
 def test_a_one_line_text_is_read_as_both_title_and_body() -> None:

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridgov.ai.classifier import Suggestion
 from gridgov.core.errors import InvalidInput
 from gridgov.grids.model import Grid, GridLevel
-from gridgov.services.intake import IntakeReceipt
+from gridgov.services.intake import IntakeOptions, IntakeReceipt
 from gridgov.services.intake_keys import IntakeKeys, InvalidApiKey
 from gridgov.sim.city import generate_city
 from gridgov.workflow.model import Action, CaseState
@@ -107,6 +108,57 @@ def test_trusted_channels_are_dispatched_and_the_others_wait_for_an_operator(
     assert world.cases.case(citizen.case_id, LEADER).state is CaseState.REPORTED
     routing = world.service.report(citizen.report_id, may_see_personal_data=False)["intake"]
     assert "routing" in routing
+
+
+class Calibrated:
+    """A classifier of the test's own: one leaf at a set confidence, calibrated to file at 0.9."""
+
+    name = "calibrated"
+
+    def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
+
+    def suggest(
+        self, text: str, *, channel: str | None = None, hint: str | None = None, k: int = 3
+    ) -> list[Suggestion]:
+        return [Suggestion("E0201", self.confidence, "test")][:k]
+
+    def auto_file_threshold(self, channel: str | None = None) -> float | None:
+        return 0.9
+
+
+@pytest.mark.parametrize(
+    ("confidence", "configured", "filed"),
+    [(0.85, None, False), (0.92, None, True), (0.85, 0.8, True), (0.92, 0.95, False)],
+)
+def test_a_trusted_report_is_filed_unaided_only_as_sure_as_the_classifier_was_calibrated(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    index_dir: Path,
+    grids: list[Grid],
+    confidence: float,
+    configured: float | None,
+    filed: bool,
+) -> None:
+    world = build_intake_world(
+        sessions,
+        tmp_path,
+        index_dir,
+        grids,
+        options=IntakeOptions(auto_file_min_confidence=configured),
+        classifier=Calibrated(confidence),
+    )
+    payload = sample("grid_patrol")
+    del payload["category_code"]  # the classifier decides, not the worker
+    preview = world.service.preview("grid_patrol", payload)
+    assert preview["decisions"]["auto_file_at"] == 0.9
+    assert preview["decisions"]["auto_file"] is filed
+    receipt = world.service.receive("grid_patrol", payload)
+    assert receipt.case_id is not None and receipt.category_code == "E0201"
+    state = world.cases.case(receipt.case_id, LEADER).state
+    assert (state is not CaseState.REPORTED) is filed
+    stored = world.service.report(receipt.report_id, may_see_personal_data=False)["intake"]
+    assert stored["auto_file_at"] == 0.9
 
 
 def test_an_address_only_order_is_located_by_the_gazetteer(

@@ -136,6 +136,10 @@ def test_the_first_urban_model_is_promoted_once_two_classes_have_twenty_labels_a
     chosen = learned_classifier(fallback, service.models_dir, world.service.taxonomy)
     top = chosen.suggest("三号楼下垃圾桶满了没人清运", channel="city_management")[0]
     assert top.category_code == "E0102" and top.explanation.startswith("模型")
+    # Each channel's reports are auto-filed at the threshold of the model that answers them.
+    assert chosen.auto_file_threshold("city_management") == loaded.threshold
+    # No hotline model was promoted: the keyword list answers the hotline, uncalibrated.
+    assert chosen.auto_file_threshold("hotline_12345") is None
     # The held-out slice (every 5th label) is far below 50: the next retrain may not promote.
     again = service.retrain("urban")
     assert not again.promoted and "too few evaluation examples: 10" in again.reason
