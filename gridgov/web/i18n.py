@@ -315,6 +315,11 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "ai.categories": ("分类建议（置信度）", "Categories (confidence)"),
     "ai.confirm": ("确认并立案", "Confirm and file"),
     "ai.choose": ("采用", "Use this"),
+    "ai.auto_file": ("可自动立案", "sure enough to file"),
+    "ai.auto_file_hint": (
+        "置信度已达自动立案阈值：可信渠道的上报会直接立案",
+        "Confidence reaches the auto-filing threshold: a trusted channel's report is filed unaided",
+    ),
     "ai.correct_category": ("更正分类…", "Correct the category…"),
     "ai.description": ("生成的描述", "Generated description"),
     "ai.department": ("建议处置部门", "Proposed department"),

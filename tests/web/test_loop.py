@@ -76,6 +76,8 @@ def test_a_resident_report_goes_round_the_whole_loop_and_is_rated(
     expect(operator.locator("#case")).to_have_attribute("data-loaded", "reported")
     top = operator.locator(".suggestions li").first
     expect(top).to_have_attribute("data-code", "E0102")
+    # The resident chose the category: sure enough to file, had the app been a trusted channel.
+    expect(top.get_by_test_id("auto-file-proposed")).to_have_text("可自动立案")
     top.locator("button").click()
     _state(operator, "#case-state", "filed")
     operator.get_by_test_id("dispatch-suggested").click()

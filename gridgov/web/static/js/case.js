@@ -167,7 +167,8 @@ async function drawSuggestions(item) {
       el("ol", { class: "suggestions" },
         ...ai.categories.map((category, i) =>
           el("li", { dataset: { code: category.code } },
-            el("span", { class: "suggestion-name" }, `${category.code} ${category.name || ""}`),
+            el("span", { class: "suggestion-name" }, `${category.code} ${category.name || ""}`,
+              i === 0 && ai.auto_file_proposed ? el("span", { class: "badge badge-auto-file", title: t("ai.auto_file_hint"), dataset: { testid: "auto-file-proposed" } }, t("ai.auto_file")) : null),
             confidenceBar(category.confidence),
             allowed.has("file")
               ? el("button", { type: "button", class: i === 0 ? "primary small" : "small", dataset: { testid: `confirm-category-${category.code}` }, onclick: () => act("file", { category_code: category.code }) }, i === 0 ? t("ai.confirm") : t("ai.choose"))
