@@ -111,12 +111,14 @@ def test_trusted_channels_are_dispatched_and_the_others_wait_for_an_operator(
 
 
 class Calibrated:
-    """A classifier of the test's own: one leaf at a set confidence, calibrated to file at 0.9."""
+    """A classifier of the test's own: one leaf at a set confidence, and the threshold its
+    training calibrated (None: never calibrated, like the keyword list)."""
 
     name = "calibrated"
 
-    def __init__(self, confidence: float) -> None:
+    def __init__(self, confidence: float, threshold: float | None) -> None:
         self.confidence = confidence
+        self.threshold = threshold
 
     def suggest(
         self, text: str, *, channel: str | None = None, hint: str | None = None, k: int = 3
@@ -124,12 +126,19 @@ class Calibrated:
         return [Suggestion("E0201", self.confidence, "test")][:k]
 
     def auto_file_threshold(self, channel: str | None = None) -> float | None:
-        return 0.9
+        return self.threshold
 
 
 @pytest.mark.parametrize(
-    ("confidence", "configured", "filed"),
-    [(0.85, None, False), (0.92, None, True), (0.85, 0.8, True), (0.92, 0.95, False)],
+    ("confidence", "calibrated", "configured", "filed"),
+    [
+        (0.85, 0.9, None, False),
+        (0.92, 0.9, None, True),
+        (0.85, 0.9, 0.8, True),  # the setting, when given, overrides the calibration
+        (0.92, 0.9, 0.95, False),
+        (0.85, None, None, True),  # uncalibrated: 0.8
+        (0.75, None, None, False),
+    ],
 )
 def test_a_trusted_report_is_filed_unaided_only_as_sure_as_the_classifier_was_calibrated(
     sessions: sessionmaker[Session],
@@ -137,6 +146,7 @@ def test_a_trusted_report_is_filed_unaided_only_as_sure_as_the_classifier_was_ca
     index_dir: Path,
     grids: list[Grid],
     confidence: float,
+    calibrated: float | None,
     configured: float | None,
     filed: bool,
 ) -> None:
@@ -146,19 +156,19 @@ def test_a_trusted_report_is_filed_unaided_only_as_sure_as_the_classifier_was_ca
         index_dir,
         grids,
         options=IntakeOptions(auto_file_min_confidence=configured),
-        classifier=Calibrated(confidence),
+        classifier=Calibrated(confidence, calibrated),
     )
     payload = sample("grid_patrol")
     del payload["category_code"]  # the classifier decides, not the worker
     preview = world.service.preview("grid_patrol", payload)
-    assert preview["decisions"]["auto_file_at"] == 0.9
+    assert preview["decisions"]["auto_file_at"] == calibrated
     assert preview["decisions"]["auto_file"] is filed
     receipt = world.service.receive("grid_patrol", payload)
     assert receipt.case_id is not None and receipt.category_code == "E0201"
     state = world.cases.case(receipt.case_id, LEADER).state
     assert (state is not CaseState.REPORTED) is filed
     stored = world.service.report(receipt.report_id, may_see_personal_data=False)["intake"]
-    assert stored["auto_file_at"] == 0.9
+    assert stored["auto_file_at"] == calibrated
 
 
 def test_an_address_only_order_is_located_by_the_gazetteer(
