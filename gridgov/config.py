@@ -266,6 +266,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be set to a real key when GRIDGOV_ENV={self.env}")
         return self
 
+    @field_validator("intake_auto_file_min_confidence", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `GRIDGOV_INTAKE_AUTO_FILE_MIN_CONFIDENCE=` in an env file means "not set", as unset.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("basemap_url")
     @classmethod
     def _basemap_template(cls, value: str) -> str:

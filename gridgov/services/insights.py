@@ -115,9 +115,9 @@ class SuggestionService:
             "case_id": case_id,
             "categories": categories,
             "auto_filed": _auto_filed(events),
-            "auto_file_proposed": bool(
-                categories and categories[0]["confidence"] >= self._auto_file_confidence(first)
-            ),
+            "auto_file_proposed": first is not None
+            and bool(categories)
+            and categories[0]["confidence"] >= self._auto_file_confidence(first),
             "description": self._description(first, text, case, analysis),
             "description_source": (
                 analysis.source.value
@@ -137,13 +137,12 @@ class SuggestionService:
 
     # Categories
 
-    def _auto_file_confidence(self, report: ReportFacts | None) -> float:
+    def _auto_file_confidence(self, report: ReportFacts) -> float:
         """The confidence intake required, or would require now, to file this report unaided."""
-        if report is not None and "auto_file_at" in report.intake:
+        if "auto_file_at" in report.intake:
             calibrated = report.intake["auto_file_at"]
-        else:  # stored before intake recorded it, or no report: ask the classifier
-            channel = report.channel if report is not None else None
-            calibrated = self._classifier.auto_file_threshold(channel)
+        else:  # stored before intake recorded it: ask the classifier
+            calibrated = self._classifier.auto_file_threshold(report.channel)
         return auto_file_confidence(self.options.auto_file_min_confidence, calibrated)
 
     def _categories(self, report: ReportFacts | None, text: str) -> list[dict[str, Any]]:

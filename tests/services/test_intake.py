@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.ai.classifier import Suggestion
+from gridgov.config import load_settings
 from gridgov.core.errors import InvalidInput
 from gridgov.grids.model import Grid, GridLevel
 from gridgov.services.intake import IntakeOptions, IntakeReceipt
@@ -169,6 +171,23 @@ def test_a_trusted_report_is_filed_unaided_only_as_sure_as_the_classifier_was_ca
     assert (state is not CaseState.REPORTED) is filed
     stored = world.service.report(receipt.report_id, may_see_personal_data=False)["intake"]
     assert stored["auto_file_at"] == calibrated
+
+
+@pytest.mark.parametrize(("given", "read"), [("", None), ("  ", None), ("0.9", 0.9), ("1", 1.0)])
+def test_the_auto_filing_setting_left_empty_means_the_classifiers_own_threshold(
+    monkeypatch: pytest.MonkeyPatch, given: str, read: float | None
+) -> None:
+    monkeypatch.setenv("GRIDGOV_INTAKE_AUTO_FILE_MIN_CONFIDENCE", given)
+    assert load_settings().intake_auto_file_min_confidence == read
+
+
+@pytest.mark.parametrize("given", ["1.5", "-0.1", "sure"])
+def test_an_auto_filing_setting_that_is_no_confidence_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("GRIDGOV_INTAKE_AUTO_FILE_MIN_CONFIDENCE", given)
+    with pytest.raises(ValidationError, match="intake_auto_file_min_confidence"):
+        load_settings()
 
 
 def test_an_address_only_order_is_located_by_the_gazetteer(
